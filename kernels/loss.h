@@ -1,0 +1,30 @@
+// Per-example losses of the classification and regression heads (the caller takes the mean).
+#pragma once
+#include <cstdint>
+
+namespace fwsvd::kernels {
+
+// losses[i] = -log softmax(logits[i, :])[labels[i]]; probs[i, :] = softmax(logits[i, :]).
+void cross_entropy_forward(float* losses, float* probs, const float* logits, const int32_t* labels,
+                           int64_t b, int64_t c);
+// dlogits[i, j] += dlosses[i] * (probs[i, j] - [j == labels[i]]).
+void cross_entropy_backward(float* dlogits, const float* dlosses, const float* probs,
+                            const int32_t* labels, int64_t b, int64_t c);
+// losses[i] = (preds[i] - targets[i])^2.
+void mse_forward(float* losses, const float* preds, const float* targets, int64_t b);
+// dpreds[i] += dlosses[i] * 2 (preds[i] - targets[i]).
+void mse_backward(float* dpreds, const float* dlosses, const float* preds, const float* targets,
+                  int64_t b);
+
+template <typename T>
+void cross_entropy_forward_ref(T* losses, T* probs, const T* logits, const int32_t* labels,
+                               int64_t b, int64_t c);
+template <typename T>
+void cross_entropy_backward_ref(T* dlogits, const T* dlosses, const T* probs,
+                                const int32_t* labels, int64_t b, int64_t c);
+template <typename T>
+void mse_forward_ref(T* losses, const T* preds, const T* targets, int64_t b);
+template <typename T>
+void mse_backward_ref(T* dpreds, const T* dlosses, const T* preds, const T* targets, int64_t b);
+
+}  // namespace fwsvd::kernels
