@@ -1,0 +1,6 @@
+#pragma once
+
+namespace fwsvd {
+// The library version, "MAJOR.MINOR.PATCH".
+const char* version();
+}  // namespace fwsvd
