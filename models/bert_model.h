@@ -1,0 +1,70 @@
+// A loaded BERT checkpoint: config, parameter table and weights (memory-mapped where they are
+// float32 and aligned, converted otherwise). Immutable after loading; share it between threads.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/bert_params.h"
+#include "runtime/config.h"
+#include "runtime/safetensors.h"
+
+namespace fwsvd {
+
+struct ModelLoadOptions {
+    // Refuse checkpoints without a classifier (run/eval need one); finetune/init do not.
+    bool require_classifier = true;
+};
+
+class BertModel {
+public:
+    // Loads MODEL_DIR/config.json and MODEL_DIR/model.safetensors. Accepts
+    // BertForSequenceClassification, BertModel and BertForMaskedLM/BertForPreTraining checkpoints
+    // (their cls.* heads are ignored) and fwsvd's factored checkpoints; refuses anything else
+    // with an Error naming the file and what it found.
+    static std::shared_ptr<const BertModel> load(const std::filesystem::path& dir,
+                                                 const ModelLoadOptions& options = {});
+    // A model over a flat buffer laid out by `layout` (training and compression results).
+    static std::shared_ptr<const BertModel> from_flat(const BertConfig& config,
+                                                      const ParamLayout& layout, Tensor flat);
+
+    const BertConfig& config() const { return config_; }
+    const ParamLayout& layout() const { return layout_; }
+    const BertParams& params() const { return params_; }
+    const std::filesystem::path& dir() const { return dir_; }
+    bool has_pooler() const { return params_.pooler.bias != nullptr; }
+    bool has_classifier() const { return params_.classifier.bias != nullptr; }
+    // Read-only pointer to the data of layout entry i.
+    const float* entry_data(size_t i) const { return entry_ptrs_.at(i); }
+    const float* find_data(const std::string& name) const;
+    // A flat, writable copy of every parameter, laid out by layout().
+    Tensor copy_flat() const;
+    // SHA-256 of model.safetensors as loaded ("" for models built in memory).
+    std::string checksum() const;
+    // Parameters and bytes (float32) of the whole model.
+    int64_t num_params() const;
+
+private:
+    BertModel() = default;
+    void bind_entries();
+    BertConfig config_;
+    ParamLayout layout_;
+    BertParams params_;
+    std::vector<const float*> entry_ptrs_;  // per layout entry
+    std::filesystem::path dir_;
+    std::shared_ptr<const SafetensorsFile> file_;
+    Tensor owned_;  // converted tensors, or the whole flat buffer for from_flat
+};
+
+// Writes an HF-style checkpoint folder (config.json, model.safetensors, tokenizer files copied
+// from tokenizer_dir when given) atomically. The flat buffer is laid out by layout.
+void save_checkpoint(const std::filesystem::path& out_dir, const BertConfig& config,
+                     const ParamLayout& layout, const float* flat,
+                     const std::filesystem::path& tokenizer_dir,
+                     const std::map<std::string, std::string>& metadata = {});
+
+// Names of the tokenizer files a model folder may carry (copied along with checkpoints).
+const std::vector<std::string>& tokenizer_file_names();
+
+}  // namespace fwsvd

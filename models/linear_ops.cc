@@ -1,0 +1,60 @@
+#include "models/linear_ops.h"
+
+#include <omp.h>
+
+#include "kernels/layernorm.h"
+#include "kernels/linear.h"
+#include "runtime/parallel.h"
+
+namespace fwsvd {
+
+void linear_forward_any(float* out, float* t, const float* inp, const LinearParams& p, int64_t n) {
+    if (p.factored()) {
+        kernels::linear_forward(t, inp, p.a, nullptr, n, p.in, p.rank);
+        kernels::linear_forward(out, t, p.b, p.bias, n, p.rank, p.out);
+    } else {
+        kernels::linear_forward(out, inp, p.weight, p.bias, n, p.in, p.out);
+    }
+}
+
+void layernorm_rows(float* out, float* mean, float* rstd, const float* inp, const float* gamma,
+                    const float* beta, int64_t n, int64_t c, float eps) {
+    parallel_for(n, 32, [&](int64_t b, int64_t e) {
+        kernels::layernorm_forward(out + b * c, mean ? mean + b : nullptr,
+                                   rstd ? rstd + b : nullptr, inp + b * c, gamma, beta, e - b, c,
+                                   eps);
+    });
+}
+
+namespace {
+template <typename F>
+void for_items(const std::vector<kernels::SeqSpan>& seqs, const kernels::AttentionShape& shape,
+               F&& f) {
+    const int64_t items = int64_t(seqs.size()) * shape.num_heads;
+    const int64_t scratch = kernels::attention_scratch_size(seqs.data(), int64_t(seqs.size()));
+    parallel_for(items, 1, [&](int64_t b, int64_t e) {
+        std::vector<float> buf(static_cast<size_t>(scratch));
+        f(b, e, buf.data());
+    });
+}
+}  // namespace
+
+void attention_all(float* out, float* probs, const float* q, const float* k, const float* v,
+                   const std::vector<kernels::SeqSpan>& seqs,
+                   const kernels::AttentionShape& shape) {
+    for_items(seqs, shape, [&](int64_t b, int64_t e, float* scratch) {
+        kernels::attention_forward(out, probs, q, k, v, seqs.data(), shape, b, e, scratch);
+    });
+}
+
+void attention_all_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                            const float* k, const float* v, const float* probs,
+                            const std::vector<kernels::SeqSpan>& seqs,
+                            const kernels::AttentionShape& shape) {
+    for_items(seqs, shape, [&](int64_t b, int64_t e, float* scratch) {
+        kernels::attention_backward(dq, dk, dv, dout, q, k, v, probs, seqs.data(), shape, b, e,
+                                    scratch);
+    });
+}
+
+}  // namespace fwsvd

@@ -1,0 +1,224 @@
+#include "runtime/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "runtime/error.h"
+
+namespace fwsvd {
+namespace {
+
+template <typename T>
+void read_field(const nlohmann::json& j, const char* key, T* out, const std::string& source) {
+    if (!j.contains(key) || j[key].is_null()) return;
+    const auto& v = j[key];
+    try {
+        if constexpr (std::is_same_v<T, int64_t>) {
+            if (!v.is_number_integer()) throw Error("");
+            *out = v.get<int64_t>();
+        } else if constexpr (std::is_same_v<T, double>) {
+            if (!v.is_number()) throw Error("");
+            *out = v.get<double>();
+        } else if constexpr (std::is_same_v<T, std::string>) {
+            if (!v.is_string()) throw Error("");
+            *out = v.get<std::string>();
+        }
+    } catch (const Error&) {
+        throw Error(str_cat(source, ": field '", key, "' has the wrong type (", v.dump(), ")"));
+    }
+}
+
+}  // namespace
+
+BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& source) {
+    FWSVD_CHECK(j.is_object(), source, ": not a JSON object");
+    BertConfig c;
+    c.raw = j;
+    read_field(j, "model_type", &c.model_type, source);
+    if (j.contains("architectures") && j["architectures"].is_array()) {
+        for (const auto& a : j["architectures"]) {
+            if (a.is_string()) c.architectures.push_back(a.get<std::string>());
+        }
+    }
+    read_field(j, "vocab_size", &c.vocab_size, source);
+    read_field(j, "hidden_size", &c.hidden_size, source);
+    read_field(j, "num_hidden_layers", &c.num_hidden_layers, source);
+    read_field(j, "num_attention_heads", &c.num_attention_heads, source);
+    read_field(j, "intermediate_size", &c.intermediate_size, source);
+    read_field(j, "hidden_act", &c.hidden_act, source);
+    read_field(j, "hidden_dropout_prob", &c.hidden_dropout_prob, source);
+    read_field(j, "attention_probs_dropout_prob", &c.attention_probs_dropout_prob, source);
+    read_field(j, "max_position_embeddings", &c.max_position_embeddings, source);
+    read_field(j, "type_vocab_size", &c.type_vocab_size, source);
+    read_field(j, "initializer_range", &c.initializer_range, source);
+    read_field(j, "layer_norm_eps", &c.layer_norm_eps, source);
+    read_field(j, "pad_token_id", &c.pad_token_id, source);
+    read_field(j, "position_embedding_type", &c.position_embedding_type, source);
+    read_field(j, "problem_type", &c.problem_type, source);
+    if (j.contains("classifier_dropout") && !j["classifier_dropout"].is_null()) {
+        double d = 0;
+        read_field(j, "classifier_dropout", &d, source);
+        c.classifier_dropout = d;
+    }
+
+    // Labels as PretrainedConfig derives them: id2label when present, else num_labels, else 2.
+    if (j.contains("id2label") && !j["id2label"].is_null()) {
+        const auto& m = j["id2label"];
+        FWSVD_CHECK(m.is_object(), source, ": id2label is not an object");
+        FWSVD_CHECK(!m.empty(), source, ": id2label is empty");
+        FWSVD_CHECK(m.size() <= 100000, source, ": id2label has too many labels (", m.size(), ")");
+        c.id2label.assign(m.size(), "");
+        std::vector<bool> seen(m.size(), false);
+        for (auto it = m.begin(); it != m.end(); ++it) {
+            size_t id = 0;
+            try {
+                size_t used = 0;
+                long long v = std::stoll(it.key(), &used);
+                if (used != it.key().size() || v < 0) throw std::invalid_argument("");
+                id = size_t(v);
+            } catch (const std::exception&) {
+                throw Error(str_cat(source, ": id2label key '", it.key(), "' is not a label id"));
+            }
+            FWSVD_CHECK(id < m.size() && !seen[id], source, ": id2label ids must be 0..",
+                        m.size() - 1, " each once (found '", it.key(), "')");
+            FWSVD_CHECK(it.value().is_string(), source, ": id2label['", it.key(),
+                        "'] is not a string");
+            seen[id] = true;
+            c.id2label[id] = it.value().get<std::string>();
+        }
+    } else {
+        int64_t n = 2;
+        read_field(j, "num_labels", &n, source);
+        FWSVD_CHECK(n >= 1 && n <= 100000, source, ": num_labels ", n, " is out of range");
+        c.set_num_labels(n);
+    }
+    if (j.contains("label2id") && j["label2id"].is_object()) {
+        for (auto it = j["label2id"].begin(); it != j["label2id"].end(); ++it) {
+            FWSVD_CHECK(it.value().is_number_integer(), source, ": label2id['", it.key(),
+                        "'] is not an integer");
+            c.label2id[it.key()] = it.value().get<int64_t>();
+        }
+    }
+    if (c.label2id.empty()) {
+        for (size_t i = 0; i < c.id2label.size(); ++i) c.label2id[c.id2label[i]] = int64_t(i);
+    }
+    if (j.contains("low_rank") && !j["low_rank"].is_null()) c.low_rank = j["low_rank"];
+    c.validate(source);
+    return c;
+}
+
+void BertConfig::validate(const std::string& source) const {
+    if (model_type != "bert") {
+        throw Error(str_cat(source, ": model_type '", model_type,
+                            "' is not supported (fwsvd runs BERT models, model_type 'bert')"));
+    }
+    auto range = [&](const char* name, int64_t v, int64_t lo, int64_t hi) {
+        FWSVD_CHECK(v >= lo && v <= hi, source, ": ", name, " = ", v, " is out of range [", lo,
+                    ", ", hi, "]");
+    };
+    range("vocab_size", vocab_size, 1, 10'000'000);
+    range("hidden_size", hidden_size, 1, 65536);
+    range("num_hidden_layers", num_hidden_layers, 1, 1000);
+    range("num_attention_heads", num_attention_heads, 1, 4096);
+    range("intermediate_size", intermediate_size, 1, 1 << 20);
+    range("max_position_embeddings", max_position_embeddings, 2, 1 << 20);
+    range("type_vocab_size", type_vocab_size, 1, 1 << 20);
+    FWSVD_CHECK(hidden_size % num_attention_heads == 0, source, ": hidden_size ", hidden_size,
+                " is not divisible by num_attention_heads ", num_attention_heads);
+    FWSVD_CHECK(layer_norm_eps > 0 && layer_norm_eps < 1, source, ": layer_norm_eps ",
+                layer_norm_eps, " is out of range (0, 1)");
+    FWSVD_CHECK(hidden_dropout_prob >= 0 && hidden_dropout_prob < 1, source,
+                ": hidden_dropout_prob ", hidden_dropout_prob, " is out of range [0, 1)");
+    FWSVD_CHECK(attention_probs_dropout_prob >= 0 && attention_probs_dropout_prob < 1, source,
+                ": attention_probs_dropout_prob ", attention_probs_dropout_prob,
+                " is out of range [0, 1)");
+    if (classifier_dropout) {
+        FWSVD_CHECK(*classifier_dropout >= 0 && *classifier_dropout < 1, source,
+                    ": classifier_dropout ", *classifier_dropout, " is out of range [0, 1)");
+    }
+    static const char* acts[] = {"gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu",
+                                 "silu", "swish", "tanh"};
+    bool act_ok = false;
+    for (const char* a : acts) act_ok = act_ok || hidden_act == a;
+    FWSVD_CHECK(act_ok, source, ": hidden_act '", hidden_act,
+                "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu, "
+                "swish, tanh)");
+    FWSVD_CHECK(position_embedding_type == "absolute", source, ": position_embedding_type '",
+                position_embedding_type, "' is not supported (only 'absolute')");
+    FWSVD_CHECK(problem_type.empty() || problem_type == "regression" ||
+                    problem_type == "single_label_classification",
+                source, ": problem_type '", problem_type,
+                "' is not supported (regression or single_label_classification)");
+    FWSVD_CHECK(!id2label.empty(), source, ": no labels");
+    if (problem_type == "regression") {
+        FWSVD_CHECK(num_labels() == 1, source, ": problem_type regression needs one label, found ",
+                    num_labels());
+    }
+    for (const auto& [name, id] : label2id) {
+        FWSVD_CHECK(id >= 0 && id < num_labels(), source, ": label2id['", name, "'] = ", id,
+                    " is not a label id below ", num_labels());
+    }
+}
+
+void BertConfig::set_num_labels(int64_t n) {
+    id2label.clear();
+    label2id.clear();
+    for (int64_t i = 0; i < n; ++i) {
+        id2label.push_back("LABEL_" + std::to_string(i));
+        label2id[id2label.back()] = i;
+    }
+}
+
+BertConfig BertConfig::load(const std::filesystem::path& path) {
+    std::filesystem::path file = path;
+    if (std::filesystem::is_directory(file)) file /= "config.json";
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw Error(str_cat(file.string(), ": cannot open (no config.json?)"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(ss.str());
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(str_cat(file.string(), ": not valid JSON: ", e.what()));
+    }
+    return from_json(j, file.string());
+}
+
+nlohmann::json BertConfig::to_json() const {
+    nlohmann::json j = raw.is_object() ? raw : nlohmann::json::object();
+    j["model_type"] = model_type;
+    if (!architectures.empty()) j["architectures"] = architectures;
+    j["vocab_size"] = vocab_size;
+    j["hidden_size"] = hidden_size;
+    j["num_hidden_layers"] = num_hidden_layers;
+    j["num_attention_heads"] = num_attention_heads;
+    j["intermediate_size"] = intermediate_size;
+    j["hidden_act"] = hidden_act;
+    j["hidden_dropout_prob"] = hidden_dropout_prob;
+    j["attention_probs_dropout_prob"] = attention_probs_dropout_prob;
+    j["max_position_embeddings"] = max_position_embeddings;
+    j["type_vocab_size"] = type_vocab_size;
+    j["initializer_range"] = initializer_range;
+    j["layer_norm_eps"] = layer_norm_eps;
+    j["pad_token_id"] = pad_token_id;
+    j["position_embedding_type"] = position_embedding_type;
+    j["classifier_dropout"] =
+        classifier_dropout ? nlohmann::json(*classifier_dropout) : nlohmann::json(nullptr);
+    if (!problem_type.empty()) j["problem_type"] = problem_type;
+    nlohmann::json i2l = nlohmann::json::object();
+    for (size_t i = 0; i < id2label.size(); ++i) i2l[std::to_string(i)] = id2label[i];
+    j["id2label"] = i2l;
+    nlohmann::json l2i = nlohmann::json::object();
+    for (const auto& [k, v] : label2id) l2i[k] = v;
+    j["label2id"] = l2i;
+    j.erase("num_labels");
+    if (low_rank.is_null()) {
+        j.erase("low_rank");
+    } else {
+        j["low_rank"] = low_rank;
+    }
+    return j;
+}
+
+}  // namespace fwsvd

@@ -1,0 +1,47 @@
+// Loading the float64 golden models of ../shared/golden and their expected outputs.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "models/batch.h"
+#include "models/bert_forward.h"
+#include "models/bert_model.h"
+#include "runtime/safetensors.h"
+#include "tests/test_util.h"
+
+namespace fwsvd::testing {
+
+struct Golden {
+    std::shared_ptr<const BertModel> model;
+    std::shared_ptr<const SafetensorsFile> expected;
+    Batch batch;        // the golden's rows, padded to the same length (keys = mask sum)
+    Targets targets;    // its labels
+    int64_t rows = 0, cols = 0;
+};
+
+inline Golden load_golden(const std::string& name) {
+    Golden g;
+    auto dir = shared_dir() / "golden" / name;
+    g.model = BertModel::load(dir);
+    g.expected = SafetensorsFile::open(dir / "expected.safetensors");
+    Tensor ids = g.expected->read("input_ids");
+    Tensor types = g.expected->read("token_type_ids");
+    Tensor mask = g.expected->read("attention_mask");
+    Tensor labels = g.expected->read_f32("labels");
+    g.rows = ids.dim(0);
+    g.cols = ids.dim(1);
+    for (int64_t r = 0; r < g.rows; ++r) {
+        int64_t keys = 0;
+        for (int64_t c = 0; c < g.cols; ++c) keys += mask.data<int32_t>()[r * g.cols + c];
+        g.batch.add(ids.data<int32_t>() + r * g.cols, types.data<int32_t>() + r * g.cols, g.cols,
+                    keys);
+        if (g.model->config().is_regression()) {
+            g.targets.values.push_back(labels.data<float>()[r]);
+        } else {
+            g.targets.classes.push_back(int32_t(labels.data<float>()[r]));
+        }
+    }
+    return g;
+}
+
+}  // namespace fwsvd::testing
