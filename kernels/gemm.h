@@ -11,7 +11,8 @@ namespace fwsvd::kernels {
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
-// Scalar twin (T = float or double), single-threaded, accumulates in T.
+// Scalar twin (T = float or double), single-threaded, accumulates each dot product in double.
+// With beta == 0, C is not read here either.
 template <typename T>
 void gemm_ref(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
               int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);

@@ -1,0 +1,141 @@
+// Element-wise activations (Hugging Face ACT2FN numerics) and their derivatives.
+#include "kernels/activation.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "kernels/cpu.h"
+
+namespace fwsvd::kernels {
+
+// ---- dispatching float entry points ------------------------------------------------------------
+
+void activation_forward(Activation act, float* out, const float* inp, int64_t n) {
+    switch (active_isa()) {
+        case Isa::avx512:
+        case Isa::avx2:
+        case Isa::ref:
+            break;
+    }
+    activation_forward_ref<float>(act, out, inp, n);
+}
+
+void activation_backward(Activation act, float* dinp, const float* dout, const float* inp,
+                         int64_t n) {
+    switch (active_isa()) {
+        case Isa::avx512:
+        case Isa::avx2:
+        case Isa::ref:
+            break;
+    }
+    activation_backward_ref<float>(act, dinp, dout, inp, n);
+}
+
+void bias_activation_forward(Activation act, float* inout, const float* bias, int64_t rows,
+                             int64_t cols) {
+    switch (active_isa()) {
+        case Isa::avx512:
+        case Isa::avx2:
+        case Isa::ref:
+            break;
+    }
+    bias_activation_forward_ref<float>(act, inout, bias, rows, cols);
+}
+
+// ---- scalar twins (computed in double) ---------------------------------------------------------
+
+namespace {
+
+constexpr double kSqrt1_2 = 0.70710678118654752440;      // 1/√2
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;   // 1/√(2π)
+constexpr double kSqrt2OverPi = 0.79788456080286535588;  // √(2/π)
+constexpr double kGeluTanhC = 0.044715;
+
+[[noreturn]] void bad_activation(Activation act) {
+    std::fprintf(stderr, "fwsvd::kernels: unknown Activation %d\n", static_cast<int>(act));
+    std::abort();
+}
+
+double act_value(Activation act, double x) {
+    switch (act) {
+        case Activation::gelu:
+            return 0.5 * x * (1.0 + std::erf(x * kSqrt1_2));
+        case Activation::gelu_tanh: {
+            const double u = kSqrt2OverPi * (x + kGeluTanhC * x * x * x);
+            return 0.5 * x * (1.0 + std::tanh(u));
+        }
+        case Activation::relu:
+            return x > 0 ? x : 0.0;
+        case Activation::silu:
+            return x / (1.0 + std::exp(-x));
+        case Activation::tanh:
+            return std::tanh(x);
+    }
+    bad_activation(act);
+}
+
+// d act / dx at x. relu'(0) = 0, as torch's threshold_backward.
+double act_grad(Activation act, double x) {
+    switch (act) {
+        case Activation::gelu:
+            return 0.5 * (1.0 + std::erf(x * kSqrt1_2)) + x * kInvSqrt2Pi * std::exp(-0.5 * x * x);
+        case Activation::gelu_tanh: {
+            const double u = kSqrt2OverPi * (x + kGeluTanhC * x * x * x);
+            const double t = std::tanh(u);
+            const double du = kSqrt2OverPi * (1.0 + 3.0 * kGeluTanhC * x * x);
+            return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du;
+        }
+        case Activation::relu:
+            return x > 0 ? 1.0 : 0.0;
+        case Activation::silu: {
+            const double s = 1.0 / (1.0 + std::exp(-x));
+            return s * (1.0 + x * (1.0 - s));
+        }
+        case Activation::tanh: {
+            const double t = std::tanh(x);
+            return 1.0 - t * t;
+        }
+    }
+    bad_activation(act);
+}
+
+}  // namespace
+
+template <typename T>
+void activation_forward_ref(Activation act, T* out, const T* inp, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out[i] = T(act_value(act, double(inp[i])));
+}
+
+template <typename T>
+void activation_backward_ref(Activation act, T* dinp, const T* dout, const T* inp, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+        dinp[i] = T(double(dinp[i]) + double(dout[i]) * act_grad(act, double(inp[i])));
+    }
+}
+
+template <typename T>
+void bias_activation_forward_ref(Activation act, T* inout, const T* bias, int64_t rows,
+                                 int64_t cols) {
+    for (int64_t r = 0; r < rows; ++r) {
+        T* row = inout + r * cols;
+        for (int64_t j = 0; j < cols; ++j) {
+            // The sum is rounded to T first, as an unfused bias add + activation would.
+            const T x = bias ? T(row[j] + bias[j]) : row[j];
+            row[j] = T(act_value(act, double(x)));
+        }
+    }
+}
+
+template void activation_forward_ref<float>(Activation, float*, const float*, int64_t);
+template void activation_forward_ref<double>(Activation, double*, const double*, int64_t);
+template void activation_backward_ref<float>(Activation, float*, const float*, const float*,
+                                             int64_t);
+template void activation_backward_ref<double>(Activation, double*, const double*, const double*,
+                                              int64_t);
+template void bias_activation_forward_ref<float>(Activation, float*, const float*, int64_t,
+                                                 int64_t);
+template void bias_activation_forward_ref<double>(Activation, double*, const double*, int64_t,
+                                                  int64_t);
+
+}  // namespace fwsvd::kernels

@@ -1,0 +1,76 @@
+// Inverted dropout driven by a counter-based generator: the uniform for element i of a call is a
+// pure function of (seed, offset + i), so results do not depend on threads or call splitting.
+#include "kernels/dropout.h"
+
+#include "kernels/cpu.h"
+
+namespace fwsvd::kernels {
+
+namespace {
+
+// SplitMix64's output function (Steele, Lea, Flood 2014): a bijective 64-bit mixer.
+inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;  // SplitMix64's Weyl increment
+
+// Element `counter` of the SplitMix64 stream whose state starts at mix64(seed): random access
+// into the sequence the sequential generator would produce.
+inline uint64_t random_bits(uint64_t seed, uint64_t counter) {
+    return mix64(mix64(seed) + (counter + 1) * kGolden);
+}
+
+inline double to_unit(uint64_t bits) {
+    return double(bits >> 11) * 0x1.0p-53;
+}  // [0, 1)
+
+void dropout_forward_scalar(float* out, uint8_t* mask, const float* inp, int64_t n, float p,
+                            uint64_t seed, uint64_t offset) {
+    const double threshold = double(p);
+    const float scale = 1.0f / (1.0f - p);
+    for (int64_t i = 0; i < n; ++i) {
+        const bool keep = !(to_unit(random_bits(seed, offset + uint64_t(i))) < threshold);
+        mask[i] = keep ? 1 : 0;
+        out[i] = keep ? inp[i] * scale : 0.0f;
+    }
+}
+
+void dropout_backward_scalar(float* dinp, const float* dout, const uint8_t* mask, int64_t n,
+                             float p) {
+    const float scale = 1.0f / (1.0f - p);
+    for (int64_t i = 0; i < n; ++i) {
+        if (mask[i]) dinp[i] += dout[i] * scale;
+    }
+}
+
+}  // namespace
+
+double dropout_uniform(uint64_t seed, uint64_t counter) {
+    return to_unit(random_bits(seed, counter));
+}
+
+void dropout_forward(float* out, uint8_t* mask, const float* inp, int64_t n, float p, uint64_t seed,
+                     uint64_t offset) {
+    switch (active_isa()) {
+        case Isa::avx512:
+        case Isa::avx2:
+        case Isa::ref:
+            break;
+    }
+    dropout_forward_scalar(out, mask, inp, n, p, seed, offset);
+}
+
+void dropout_backward(float* dinp, const float* dout, const uint8_t* mask, int64_t n, float p) {
+    switch (active_isa()) {
+        case Isa::avx512:
+        case Isa::avx2:
+        case Isa::ref:
+            break;
+    }
+    dropout_backward_scalar(dinp, dout, mask, n, p);
+}
+
+}  // namespace fwsvd::kernels

@@ -1,0 +1,151 @@
+// LayerNorm forward/backward (torch.nn.LayerNorm numerics) and the fused residual add.
+#include "kernels/layernorm.h"
+
+#include <cmath>
+
+#include "kernels/cpu.h"
+
+namespace fwsvd::kernels {
+
+// ---- dispatching float entry points ------------------------------------------------------------
+// Each switch is where the AVX2 / AVX-512 variants slot in; until then every ISA uses the ref.
+
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* gamma,
+                       const float* beta, int64_t n, int64_t c, float eps) {
+    switch (active_isa()) {
+        case Isa::avx512:
+        case Isa::avx2:
+        case Isa::ref:
+            break;
+    }
+    layernorm_forward_ref<float>(out, mean, rstd, inp, gamma, beta, n, c, eps);
+}
+
+void layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout,
+                        const float* inp, const float* gamma, const float* mean, const float* rstd,
+                        int64_t n, int64_t c) {
+    switch (active_isa()) {
+        case Isa::avx512:
+        case Isa::avx2:
+        case Isa::ref:
+            break;
+    }
+    layernorm_backward_ref<float>(dinp, dgamma, dbeta, dout, inp, gamma, mean, rstd, n, c);
+}
+
+void add_layernorm_forward(float* out, const float* a, const float* b, const float* gamma,
+                           const float* beta, int64_t n, int64_t c, float eps) {
+    switch (active_isa()) {
+        case Isa::avx512:
+        case Isa::avx2:
+        case Isa::ref:
+            break;
+    }
+    add_layernorm_forward_ref<float>(out, a, b, gamma, beta, n, c, eps);
+}
+
+// ---- scalar twins ------------------------------------------------------------------------------
+
+namespace {
+
+// Normalises one row x[c] (read through `load`, which may combine two inputs) into out[c].
+// Reads every x before the final pass writes out[j], and each write reads only x[j], so out may
+// alias the inputs.
+template <typename T, typename Load>
+void layernorm_row(T* out, T* mean_out, T* rstd_out, Load load, const T* gamma, const T* beta,
+                   int64_t c, T eps) {
+    double sum = 0;
+    for (int64_t j = 0; j < c; ++j) sum += double(load(j));
+    const double mean = sum / double(c);
+    double sq = 0;
+    for (int64_t j = 0; j < c; ++j) {
+        const double d = double(load(j)) - mean;
+        sq += d * d;
+    }
+    const double var = sq / double(c);  // biased, as torch
+    const double rstd = 1.0 / std::sqrt(var + double(eps));
+    for (int64_t j = 0; j < c; ++j) {
+        const double norm = (double(load(j)) - mean) * rstd;
+        out[j] = T(norm * double(gamma[j]) + double(beta[j]));
+    }
+    if (mean_out) *mean_out = T(mean);
+    if (rstd_out) *rstd_out = T(rstd);
+}
+
+}  // namespace
+
+template <typename T>
+void layernorm_forward_ref(T* out, T* mean, T* rstd, const T* inp, const T* gamma, const T* beta,
+                           int64_t n, int64_t c, T eps) {
+    if (c <= 0) return;
+    for (int64_t i = 0; i < n; ++i) {
+        const T* x = inp + i * c;
+        layernorm_row<T>(
+            out + i * c, mean ? mean + i : nullptr, rstd ? rstd + i : nullptr,
+            [x](int64_t j) { return x[j]; }, gamma, beta, c, eps);
+    }
+}
+
+template <typename T>
+void layernorm_backward_ref(T* dinp, T* dgamma, T* dbeta, const T* dout, const T* inp,
+                            const T* gamma, const T* mean, const T* rstd, int64_t n, int64_t c) {
+    if (c <= 0) return;
+    for (int64_t i = 0; i < n; ++i) {
+        const T* x = inp + i * c;
+        const T* dy = dout + i * c;
+        const double mu = double(mean[i]);
+        const double rs = double(rstd[i]);
+        // dnorm = dy ⊙ gamma; dx = rstd (dnorm - mean(dnorm) - norm ⊙ mean(dnorm ⊙ norm))
+        double dnorm_mean = 0, dnorm_norm_mean = 0;
+        for (int64_t j = 0; j < c; ++j) {
+            const double norm = (double(x[j]) - mu) * rs;
+            const double dnorm = double(dy[j]) * double(gamma[j]);
+            dnorm_mean += dnorm;
+            dnorm_norm_mean += dnorm * norm;
+        }
+        dnorm_mean /= double(c);
+        dnorm_norm_mean /= double(c);
+        for (int64_t j = 0; j < c; ++j) {
+            const double norm = (double(x[j]) - mu) * rs;
+            if (dinp) {
+                const double dnorm = double(dy[j]) * double(gamma[j]);
+                const double dx = (dnorm - dnorm_mean - norm * dnorm_norm_mean) * rs;
+                dinp[i * c + j] = T(double(dinp[i * c + j]) + dx);
+            }
+            if (dgamma) dgamma[j] = T(double(dgamma[j]) + norm * double(dy[j]));
+            if (dbeta) dbeta[j] = T(double(dbeta[j]) + double(dy[j]));
+        }
+    }
+}
+
+template <typename T>
+void add_layernorm_forward_ref(T* out, const T* a, const T* b, const T* gamma, const T* beta,
+                               int64_t n, int64_t c, T eps) {
+    if (c <= 0) return;
+    for (int64_t i = 0; i < n; ++i) {
+        const T* ar = a + i * c;
+        const T* br = b + i * c;
+        // The sum is rounded to T first, as an unfused add_forward + layernorm_forward would.
+        layernorm_row<T>(
+            out + i * c, nullptr, nullptr, [ar, br](int64_t j) { return T(ar[j] + br[j]); }, gamma,
+            beta, c, eps);
+    }
+}
+
+template void layernorm_forward_ref<float>(float*, float*, float*, const float*, const float*,
+                                           const float*, int64_t, int64_t, float);
+template void layernorm_forward_ref<double>(double*, double*, double*, const double*, const double*,
+                                            const double*, int64_t, int64_t, double);
+template void layernorm_backward_ref<float>(float*, float*, float*, const float*, const float*,
+                                            const float*, const float*, const float*, int64_t,
+                                            int64_t);
+template void layernorm_backward_ref<double>(double*, double*, double*, const double*,
+                                             const double*, const double*, const double*,
+                                             const double*, int64_t, int64_t);
+template void add_layernorm_forward_ref<float>(float*, const float*, const float*, const float*,
+                                               const float*, int64_t, int64_t, float);
+template void add_layernorm_forward_ref<double>(double*, const double*, const double*,
+                                                const double*, const double*, int64_t, int64_t,
+                                                double);
+
+}  // namespace fwsvd::kernels

@@ -1,0 +1,117 @@
+// Per-example cross-entropy (log-sum-exp) and squared-error losses with their gradients.
+#include "kernels/loss.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/cpu.h"
+
+namespace fwsvd::kernels {
+
+// ---- dispatching float entry points ------------------------------------------------------------
+
+void cross_entropy_forward(float* losses, float* probs, const float* logits, const int32_t* labels,
+                           int64_t b, int64_t c) {
+    switch (active_isa()) {
+        case Isa::avx512:
+        case Isa::avx2:
+        case Isa::ref:
+            break;
+    }
+    cross_entropy_forward_ref<float>(losses, probs, logits, labels, b, c);
+}
+
+void cross_entropy_backward(float* dlogits, const float* dlosses, const float* probs,
+                            const int32_t* labels, int64_t b, int64_t c) {
+    switch (active_isa()) {
+        case Isa::avx512:
+        case Isa::avx2:
+        case Isa::ref:
+            break;
+    }
+    cross_entropy_backward_ref<float>(dlogits, dlosses, probs, labels, b, c);
+}
+
+void mse_forward(float* losses, const float* preds, const float* targets, int64_t b) {
+    switch (active_isa()) {
+        case Isa::avx512:
+        case Isa::avx2:
+        case Isa::ref:
+            break;
+    }
+    mse_forward_ref<float>(losses, preds, targets, b);
+}
+
+void mse_backward(float* dpreds, const float* dlosses, const float* preds, const float* targets,
+                  int64_t b) {
+    switch (active_isa()) {
+        case Isa::avx512:
+        case Isa::avx2:
+        case Isa::ref:
+            break;
+    }
+    mse_backward_ref<float>(dpreds, dlosses, preds, targets, b);
+}
+
+// ---- scalar twins ------------------------------------------------------------------------------
+
+template <typename T>
+void cross_entropy_forward_ref(T* losses, T* probs, const T* logits, const int32_t* labels,
+                               int64_t b, int64_t c) {
+    for (int64_t i = 0; i < b; ++i) {
+        const T* z = logits + i * c;
+        double mx = -std::numeric_limits<double>::infinity();
+        for (int64_t j = 0; j < c; ++j) mx = std::max(mx, double(z[j]));
+        double sum = 0;
+        for (int64_t j = 0; j < c; ++j) sum += std::exp(double(z[j]) - mx);
+        const double lse = mx + std::log(sum);
+        losses[i] = T(lse - double(z[labels[i]]));
+        for (int64_t j = 0; j < c; ++j) probs[i * c + j] = T(std::exp(double(z[j]) - lse));
+    }
+}
+
+template <typename T>
+void cross_entropy_backward_ref(T* dlogits, const T* dlosses, const T* probs, const int32_t* labels,
+                                int64_t b, int64_t c) {
+    for (int64_t i = 0; i < b; ++i) {
+        const double g = double(dlosses[i]);
+        for (int64_t j = 0; j < c; ++j) {
+            const double target = j == labels[i] ? 1.0 : 0.0;
+            dlogits[i * c + j] =
+                T(double(dlogits[i * c + j]) + g * (double(probs[i * c + j]) - target));
+        }
+    }
+}
+
+template <typename T>
+void mse_forward_ref(T* losses, const T* preds, const T* targets, int64_t b) {
+    for (int64_t i = 0; i < b; ++i) {
+        const double d = double(preds[i]) - double(targets[i]);
+        losses[i] = T(d * d);
+    }
+}
+
+template <typename T>
+void mse_backward_ref(T* dpreds, const T* dlosses, const T* preds, const T* targets, int64_t b) {
+    for (int64_t i = 0; i < b; ++i) {
+        const double d = double(preds[i]) - double(targets[i]);
+        dpreds[i] = T(double(dpreds[i]) + double(dlosses[i]) * 2.0 * d);
+    }
+}
+
+template void cross_entropy_forward_ref<float>(float*, float*, const float*, const int32_t*,
+                                               int64_t, int64_t);
+template void cross_entropy_forward_ref<double>(double*, double*, const double*, const int32_t*,
+                                                int64_t, int64_t);
+template void cross_entropy_backward_ref<float>(float*, const float*, const float*, const int32_t*,
+                                                int64_t, int64_t);
+template void cross_entropy_backward_ref<double>(double*, const double*, const double*,
+                                                 const int32_t*, int64_t, int64_t);
+template void mse_forward_ref<float>(float*, const float*, const float*, int64_t);
+template void mse_forward_ref<double>(double*, const double*, const double*, int64_t);
+template void mse_backward_ref<float>(float*, const float*, const float*, const float*, int64_t);
+template void mse_backward_ref<double>(double*, const double*, const double*, const double*,
+                                       int64_t);
+
+}  // namespace fwsvd::kernels

@@ -1,0 +1,211 @@
+#include "models/task.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+
+#include "runtime/error.h"
+#include "runtime/metrics.h"
+
+namespace fwsvd {
+namespace {
+
+bool parse_int(const std::string& s, int64_t* out) {
+    if (s.empty()) return false;
+    char* end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    if (errno != 0 || end != s.c_str() + s.size()) return false;
+    *out = v;
+    return true;
+}
+
+bool parse_double(const std::string& s, double* out) {
+    if (s.empty()) return false;
+    char* end = nullptr;
+    errno = 0;
+    double v = std::strtod(s.c_str(), &end);
+    if (errno != 0 || end != s.c_str() + s.size() || !std::isfinite(v)) return false;
+    *out = v;
+    return true;
+}
+
+std::string lower(std::string s) {
+    for (auto& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+}
+
+}  // namespace
+
+EncodedData encode_dataset(const Dataset& data, const Tokenizer& tok, const BertConfig& config,
+                           int64_t max_len, bool need_labels) {
+    FWSVD_CHECK(max_len >= 3, "--max-len ", max_len, " is too small (at least 3)");
+    FWSVD_CHECK(max_len <= config.max_position_embeddings, "--max-len ", max_len,
+                " exceeds the model's ", config.max_position_embeddings, " positions");
+    EncodedData out;
+    out.source = data.source;
+    out.has_labels = !data.examples.empty();
+    for (const auto& ex : data.examples) out.has_labels = out.has_labels && ex.has_label;
+    if (need_labels && !out.has_labels) {
+        for (const auto& ex : data.examples) {
+            if (!ex.has_label) throw Error(str_cat(data.source, ":", ex.line, ": no label"));
+        }
+    }
+    const int64_t C = config.num_labels();
+    for (const auto& ex : data.examples) {
+        const std::string where = str_cat(data.source, ":", ex.line);
+        Encoding enc;
+        if (ex.pretokenized) {
+            FWSVD_CHECK(int64_t(ex.input_ids.size()) <= max_len, where, ": input_ids has ",
+                        ex.input_ids.size(), " tokens, more than --max-len ", max_len);
+            enc.ids = ex.input_ids;
+            enc.type_ids = ex.token_type_ids.empty()
+                               ? std::vector<int32_t>(ex.input_ids.size(), 0)
+                               : ex.token_type_ids;
+            for (int32_t id : enc.ids) {
+                FWSVD_CHECK(id < config.vocab_size, where, ": token id ", id,
+                            " is outside the vocabulary (", config.vocab_size, ")");
+            }
+            for (int32_t t : enc.type_ids) {
+                FWSVD_CHECK(t < config.type_vocab_size, where, ": token type id ", t,
+                            " is outside type_vocab_size (", config.type_vocab_size, ")");
+            }
+        } else {
+            try {
+                enc = ex.has_pair ? tok.encode_pair(ex.text_a, ex.text_b, max_len)
+                                  : tok.encode(ex.text_a, max_len);
+            } catch (const Error& e) {
+                throw Error(str_cat(where, ": ", e.what()));
+            }
+            if (int64_t(enc.ids.size()) == max_len) {
+                // At the limit: count it as truncated when the untruncated text is longer.
+                size_t full = tok.tokenize(ex.text_a).size() + 2 +
+                              (ex.has_pair ? tok.tokenize(ex.text_b).size() + 1 : 0);
+                if (int64_t(full) > max_len) ++out.truncated;
+            }
+            out.pairs = out.pairs || ex.has_pair;
+        }
+        for (int32_t id : enc.ids) {
+            FWSVD_CHECK(id < config.vocab_size, where, ": tokenizer id ", id,
+                        " is outside the model's vocabulary (", config.vocab_size,
+                        "): tokenizer and model do not match");
+        }
+        out.encodings.push_back(std::move(enc));
+        out.lines.push_back(ex.line);
+        if (!out.has_labels) continue;
+        if (config.is_regression()) {
+            double v = 0;
+            FWSVD_CHECK(parse_double(ex.label, &v), where, ": label '", ex.label,
+                        "' is not a number (the model does regression)");
+            out.targets.values.push_back(float(v));
+        } else {
+            int64_t id = -1;
+            if (parse_int(ex.label, &id)) {
+                FWSVD_CHECK(id >= 0 && id < C, where, ": label ", id,
+                            " is not a class id of this model (0..", C - 1, ")");
+            } else {
+                auto it = config.label2id.find(ex.label);
+                if (it == config.label2id.end()) {
+                    std::string names;
+                    for (const auto& [k, v] : config.label2id) names += (names.empty() ? "" : ", ") + k;
+                    throw Error(str_cat(where, ": label '", ex.label,
+                                        "' is neither a class id (0..", C - 1,
+                                        ") nor a name in label2id (", names, ")"));
+                }
+                id = it->second;
+            }
+            out.targets.classes.push_back(int32_t(id));
+        }
+    }
+    return out;
+}
+
+void fill_batch(Batch& batch, const EncodedData& data, const std::vector<size_t>& order,
+                size_t begin, size_t end) {
+    batch.clear();
+    for (size_t i = begin; i < end; ++i) {
+        const Encoding& e = data.encodings[order[i]];
+        batch.add(e.ids.data(), e.type_ids.data(), int64_t(e.ids.size()));
+    }
+}
+
+std::vector<float> predict_logits(Session& session, const EncodedData& data, int64_t batch_size,
+                                  Progress* progress) {
+    const BertConfig& c = session.model().config();
+    const int64_t C = c.num_labels();
+    const size_t n = data.encodings.size();
+    FWSVD_CHECK(batch_size >= 1, "batch size must be at least 1");
+    // Similar lengths together balance the attention work of a batch.
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return data.encodings[a].ids.size() < data.encodings[b].ids.size();
+    });
+    std::vector<float> logits(n * size_t(C));
+    std::vector<float> out;
+    Batch batch;
+    for (size_t begin = 0; begin < n; begin += size_t(batch_size)) {
+        size_t end = std::min(n, begin + size_t(batch_size));
+        fill_batch(batch, data, order, begin, end);
+        batch.validate(c, data.source.c_str());
+        out.resize((end - begin) * size_t(C));
+        session.forward(batch, out.data());
+        for (size_t i = begin; i < end; ++i) {
+            std::copy_n(out.data() + (i - begin) * size_t(C), C, logits.data() + order[i] * size_t(C));
+        }
+        if (progress) progress->add(int64_t(end - begin));
+    }
+    return logits;
+}
+
+std::string primary_metric(const BertConfig& config, const EncodedData& data,
+                           const std::string& requested) {
+    if (!requested.empty()) return requested;
+    if (config.is_regression()) return "pearson";
+    if (config.num_labels() == 2 && data.pairs) return "f1";
+    if (lower(data.source).find("cola") != std::string::npos) return "mcc";
+    return "accuracy";
+}
+
+EvalResult evaluate(const BertConfig& config, const EncodedData& data, const float* logits,
+                    const std::string& metric) {
+    FWSVD_CHECK(data.has_labels, data.source, ": the data has no labels to evaluate against");
+    EvalResult r;
+    r.examples = int64_t(data.encodings.size());
+    const int64_t C = config.num_labels();
+    if (config.is_regression()) {
+        std::vector<double> pred, gold;
+        for (int64_t i = 0; i < r.examples; ++i) {
+            pred.push_back(logits[i]);
+            gold.push_back(data.targets.values[size_t(i)]);
+        }
+        r.metrics["pearson"] = pearson(pred, gold);
+        r.metrics["spearman"] = spearman(pred, gold);
+        double mse = 0;
+        for (size_t i = 0; i < pred.size(); ++i) mse += (pred[i] - gold[i]) * (pred[i] - gold[i]);
+        r.metrics["mse"] = mse / double(pred.size());
+    } else {
+        std::vector<int64_t> pred, gold;
+        for (int64_t i = 0; i < r.examples; ++i) {
+            const float* row = logits + i * C;
+            pred.push_back(std::max_element(row, row + C) - row);
+            gold.push_back(data.targets.classes[size_t(i)]);
+        }
+        r.metrics["accuracy"] = accuracy(pred, gold);
+        r.metrics["mcc"] = matthews_corr(pred, gold);
+        if (C == 2) r.metrics["f1"] = f1_binary(pred, gold);
+    }
+    auto it = r.metrics.find(metric);
+    if (it == r.metrics.end()) {
+        std::string names;
+        for (const auto& [k, v] : r.metrics) names += (names.empty() ? "" : ", ") + k;
+        throw Error(str_cat("metric '", metric, "' is not available for this model (", names, ")"),
+                    ErrorKind::usage);
+    }
+    r.metric = metric;
+    r.value = it->second;
+    return r;
+}
+
+}  // namespace fwsvd

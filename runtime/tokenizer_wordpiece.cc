@@ -1,0 +1,403 @@
+#include "runtime/tokenizer_wordpiece.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "runtime/error.h"
+#include "runtime/tokenizer_json.h"
+#include "runtime/unicode.h"
+
+namespace fwsvd {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_vocab_file(const fs::path& file) {
+    std::error_code ec;
+    FWSVD_CHECK(fs::exists(file, ec), file.string(), ": vocabulary file not found");
+    FWSVD_CHECK(!fs::is_directory(file, ec), file.string(),
+                ": is a folder, expected a vocabulary file");
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw Error(str_cat(file.string(), ": cannot open vocabulary file"), ErrorKind::io);
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    if (in.bad()) throw Error(str_cat(file.string(), ": read failed"), ErrorKind::io);
+    return buf.str();
+}
+
+// Splits text into lines as Python's text mode (universal newlines: "\n", "\r\n" and "\r" end
+// a line), the way transformers' load_vocab reads vocab.txt; no empty line after the last
+// terminator.
+std::vector<std::string> split_lines(std::string_view text) {
+    std::vector<std::string> lines;
+    size_t start = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c != '\n' && c != '\r') continue;
+        lines.emplace_back(text.substr(start, i - start));
+        if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+        start = i + 1;
+    }
+    if (start < text.size()) lines.emplace_back(text.substr(start));
+    return lines;
+}
+
+inline void append_cp(std::string& out, char32_t cp) {
+    if (cp < 0x80) {
+        out.push_back(char(cp));
+    } else {
+        unicode::append_utf8(out, cp);
+    }
+}
+
+}  // namespace
+
+struct WordPieceTokenizer::Scratch {
+    std::u32string cps;  // the normalised segment
+    std::u32string tmp;
+    std::string word;  // the current word, UTF-8
+};
+
+WordPieceOptions read_wordpiece_options(const fs::path& model_dir) {
+    using namespace tokenizer_json;
+    WordPieceOptions o;
+    std::error_code ec;
+
+    const fs::path tj = model_dir / "tokenizer.json";
+    if (fs::exists(tj, ec)) {
+        nlohmann::json j = read_object(tj);
+        auto norm = j.find("normalizer");
+        if (norm != j.end() && norm->is_object() && norm->value("type", "") == "BertNormalizer") {
+            if (auto v = get_bool(*norm, "lowercase", tj)) o.do_lower_case = *v;
+            o.strip_accents = get_bool(*norm, "strip_accents", tj);
+            if (auto v = get_bool(*norm, "handle_chinese_chars", tj)) o.tokenize_chinese_chars = *v;
+            if (auto v = get_bool(*norm, "clean_text", tj)) o.clean_text = *v;
+        }
+        auto model = j.find("model");
+        if (model != j.end() && model->is_object() && model->value("type", "") == "WordPiece") {
+            if (auto v = get_token(*model, "unk_token", tj)) o.unk_token = *v;
+            if (auto v = get_token(*model, "continuing_subword_prefix", tj)) {
+                o.continuing_subword_prefix = *v;
+            }
+            if (auto v = get_int(*model, "max_input_chars_per_word", tj)) {
+                o.max_input_chars_per_word = *v;
+            }
+        }
+        auto added = j.find("added_tokens");
+        if (added != j.end() && !added->is_null()) {
+            FWSVD_CHECK(added->is_array(), tj.string(), ": \"added_tokens\" must be an array");
+            for (const auto& t : *added) {
+                FWSVD_CHECK(t.is_object() && t.contains("content") && t["content"].is_string() &&
+                                t.contains("id") && t["id"].is_number_integer(),
+                            tj.string(), ": malformed entry in \"added_tokens\": ", t.dump());
+                AddedToken a;
+                a.content = t["content"].get<std::string>();
+                a.id = t["id"].get<int32_t>();
+                a.normalized = get_bool(t, "normalized", tj).value_or(false);
+                o.added_tokens.push_back(std::move(a));
+            }
+        }
+    }
+
+    const fs::path tc = model_dir / "tokenizer_config.json";
+    if (fs::exists(tc, ec)) {
+        nlohmann::json c = read_object(tc);
+        if (auto v = get_bool(c, "do_lower_case", tc)) o.do_lower_case = *v;
+        if (c.contains("strip_accents")) o.strip_accents = get_bool(c, "strip_accents", tc);
+        if (auto v = get_bool(c, "tokenize_chinese_chars", tc)) o.tokenize_chinese_chars = *v;
+        if (auto v = get_token(c, "unk_token", tc)) o.unk_token = *v;
+        if (auto v = get_token(c, "cls_token", tc)) o.cls_token = *v;
+        if (auto v = get_token(c, "sep_token", tc)) o.sep_token = *v;
+        if (auto v = get_token(c, "pad_token", tc)) o.pad_token = *v;
+        if (auto v = get_token(c, "mask_token", tc)) o.mask_token = *v;
+        auto dec = c.find("added_tokens_decoder");
+        if (o.added_tokens.empty() && dec != c.end() && dec->is_object()) {
+            for (const auto& [key, t] : dec->items()) {
+                AddedToken a;
+                try {
+                    a.id = int32_t(std::stol(key));
+                } catch (const std::exception&) {
+                    throw Error(str_cat(tc.string(), ": \"added_tokens_decoder\" key \"", key,
+                                        "\" is not an id"));
+                }
+                FWSVD_CHECK(t.is_object() && t.contains("content") && t["content"].is_string(),
+                            tc.string(),
+                            ": malformed entry in \"added_tokens_decoder\": ", t.dump());
+                a.content = t["content"].get<std::string>();
+                a.normalized = get_bool(t, "normalized", tc).value_or(false);
+                o.added_tokens.push_back(std::move(a));
+            }
+        }
+    }
+    return o;
+}
+
+WordPieceTokenizer::WordPieceTokenizer(const fs::path& vocab_file, WordPieceOptions options)
+    : vocab_file_(vocab_file), options_(std::move(options)) {
+    const std::string where = vocab_file.string();
+    lower_ = options_.do_lower_case;
+    strip_accents_ = options_.strip_accents.value_or(options_.do_lower_case);
+    FWSVD_CHECK(options_.max_input_chars_per_word > 0, where,
+                ": max_input_chars_per_word must be positive");
+
+    const std::string text = read_vocab_file(vocab_file);
+    if (size_t bad = unicode::find_invalid_utf8(text); bad != std::string::npos) {
+        size_t line =
+            1 + size_t(std::count(text.begin(), text.begin() + std::ptrdiff_t(bad), '\n'));
+        throw Error(str_cat(where, ": invalid UTF-8 at byte offset ", bad, " (line ", line, ")"));
+    }
+    tokens_ = split_lines(text);
+    FWSVD_CHECK(!tokens_.empty(), where, ": empty vocabulary");
+    FWSVD_CHECK(tokens_.size() < size_t(INT32_MAX), where, ": vocabulary too large");
+    vocab_size_ = int64_t(tokens_.size());
+
+    const std::string& prefix = options_.continuing_subword_prefix;
+    word_start_.reserve(tokens_.size());
+    for (size_t i = 0; i < tokens_.size(); ++i) {
+        const std::string& t = tokens_[i];
+        word_start_[t] = int32_t(i);  // a repeated token keeps its last line, as HF
+        max_start_bytes_ = std::max(max_start_bytes_, t.size());
+        if (t.size() > prefix.size() && t.compare(0, prefix.size(), prefix) == 0) {
+            continuation_[t.substr(prefix.size())] = int32_t(i);
+            max_continuation_bytes_ = std::max(max_continuation_bytes_, t.size() - prefix.size());
+        }
+    }
+
+    // Added tokens: explicit ones, or the special tokens found in the vocabulary.
+    std::vector<AddedToken> added = options_.added_tokens;
+    if (added.empty()) {
+        for (const std::string* t : {&options_.unk_token, &options_.sep_token, &options_.pad_token,
+                                     &options_.cls_token, &options_.mask_token}) {
+            added.push_back(AddedToken{*t, -1, false});
+        }
+    }
+    TokenMap added_ids;
+    for (const AddedToken& a : added) {
+        if (a.content.empty()) continue;
+        unicode::check_utf8(a.content, str_cat(where, ": added token"));
+        int32_t id = a.id;
+        if (id < 0) {
+            auto it = word_start_.find(a.content);
+            if (it == word_start_.end()) continue;
+            id = it->second;
+        }
+        added_ids[a.content] = id;
+        if (size_t(id) >= tokens_.size()) {
+            extra_tokens_[id] = a.content;
+            vocab_size_ = std::max(vocab_size_, int64_t(id) + 1);
+        }
+        if (!a.normalized) {
+            raw_added_.push_back(Pattern{a.content, {}, id});
+            raw_first_byte_[static_cast<unsigned char>(a.content[0])] = true;
+        } else {
+            Scratch s;
+            normalize(a.content, s);
+            if (!s.cps.empty()) normalized_added_.push_back(Pattern{{}, s.cps, id});
+        }
+    }
+    std::stable_sort(raw_added_.begin(), raw_added_.end(), [](const Pattern& x, const Pattern& y) {
+        return x.utf8.size() > y.utf8.size();
+    });
+    std::stable_sort(
+        normalized_added_.begin(), normalized_added_.end(),
+        [](const Pattern& x, const Pattern& y) { return x.cps.size() > y.cps.size(); });
+
+    auto special = [&](const std::string& token, const char* what, bool required) -> int32_t {
+        if (auto it = added_ids.find(token); it != added_ids.end()) return it->second;
+        if (auto it = word_start_.find(token); it != word_start_.end()) return it->second;
+        FWSVD_CHECK(!required, where, ": the vocabulary has no ", what, " token \"", token, "\"");
+        return -1;
+    };
+    unk_id_ = special(options_.unk_token, "unknown", true);
+    cls_id_ = special(options_.cls_token, "classifier", true);
+    sep_id_ = special(options_.sep_token, "separator", true);
+    pad_id_ = special(options_.pad_token, "padding", false);
+    if (pad_id_ < 0) pad_id_ = 0;
+}
+
+int64_t WordPieceTokenizer::vocab_size() const {
+    return vocab_size_;
+}
+
+std::string WordPieceTokenizer::id_to_token(int32_t id) const {
+    if (id >= 0 && size_t(id) < tokens_.size()) return tokens_[size_t(id)];
+    if (auto it = extra_tokens_.find(id); it != extra_tokens_.end()) return it->second;
+    throw Error(str_cat(vocab_file_.string(), ": id ", id, " is outside the vocabulary (size ",
+                        vocab_size_, ")"));
+}
+
+int32_t WordPieceTokenizer::token_to_id(std::string_view token) const {
+    for (const Pattern& p : raw_added_) {
+        if (p.utf8 == token) return p.id;
+    }
+    auto it = word_start_.find(token);
+    return it == word_start_.end() ? -1 : it->second;
+}
+
+std::vector<int32_t> WordPieceTokenizer::tokenize(std::string_view text) const {
+    unicode::check_utf8(text, "tokenizer: text");
+    std::vector<int32_t> ids;
+    Scratch scratch;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        auto [at, k] = find_raw_added(text, pos);
+        const size_t end = at == std::string_view::npos ? text.size() : at;
+        if (end > pos) tokenize_segment(text.substr(pos, end - pos), ids, scratch);
+        if (at == std::string_view::npos) break;
+        ids.push_back(raw_added_[k].id);
+        pos = at + raw_added_[k].utf8.size();
+    }
+    return ids;
+}
+
+std::pair<size_t, size_t> WordPieceTokenizer::find_raw_added(std::string_view text,
+                                                             size_t pos) const {
+    constexpr size_t npos = std::string_view::npos;
+    if (raw_added_.empty()) return {npos, npos};
+    for (size_t i = pos; i < text.size(); ++i) {
+        if (!raw_first_byte_[static_cast<unsigned char>(text[i])]) continue;
+        for (size_t k = 0; k < raw_added_.size(); ++k) {  // longest first: leftmost-longest
+            const std::string& p = raw_added_[k].utf8;
+            if (text.compare(i, p.size(), p) == 0) return {i, k};
+        }
+    }
+    return {npos, npos};
+}
+
+size_t WordPieceTokenizer::match_normalized_added(std::u32string_view cps, size_t pos) const {
+    for (size_t k = 0; k < normalized_added_.size(); ++k) {
+        const std::u32string& p = normalized_added_[k].cps;
+        if (cps.compare(pos, p.size(), p) == 0) return k;
+    }
+    return std::string_view::npos;
+}
+
+// BertNormalizer: clean text, pad CJK ideographs with spaces, strip accents (NFD, drop Mn),
+// lower-case; in that order (the tokenizers library's). Result in scratch.cps.
+void WordPieceTokenizer::normalize(std::string_view segment, Scratch& s) const {
+    std::u32string& cps = s.cps;
+    cps.clear();
+    bool ascii = true;
+    size_t p = 0;
+    while (p < segment.size()) {
+        const char32_t cp = unicode::next_code_point(segment, p);
+        const uint8_t pr = unicode::properties(cp);
+        if (options_.clean_text) {
+            if (cp == 0 || cp == 0xFFFD || (pr & unicode::kControl)) continue;
+            if (pr & unicode::kWhitespace) {
+                cps.push_back(U' ');
+                continue;
+            }
+        }
+        if (options_.tokenize_chinese_chars && (pr & unicode::kChinese)) {
+            cps.push_back(U' ');
+            cps.push_back(cp);
+            cps.push_back(U' ');
+            ascii = false;
+            continue;
+        }
+        ascii &= cp < 0x80;
+        cps.push_back(cp);
+    }
+    if (ascii) {
+        if (lower_) {
+            for (char32_t& c : cps) {
+                if (c >= U'A' && c <= U'Z') c += 32;
+            }
+        }
+        return;
+    }
+    if (strip_accents_) {
+        s.tmp.clear();
+        unicode::append_strip_accents(cps, s.tmp);
+        cps.swap(s.tmp);
+    }
+    if (lower_) {
+        s.tmp.clear();
+        unicode::append_lower(cps, s.tmp);
+        cps.swap(s.tmp);
+    }
+}
+
+// Normalise, split on whitespace and punctuation (BertPreTokenizer), WordPiece each word.
+void WordPieceTokenizer::tokenize_segment(std::string_view segment, std::vector<int32_t>& ids,
+                                          Scratch& s) const {
+    normalize(segment, s);
+    const std::u32string& cps = s.cps;
+    std::string& word = s.word;
+    word.clear();
+    size_t num_chars = 0;
+    auto flush = [&] {
+        if (num_chars == 0) return;
+        word_piece(word, num_chars, ids);
+        word.clear();
+        num_chars = 0;
+    };
+    for (size_t i = 0; i < cps.size(); ++i) {
+        if (!normalized_added_.empty()) {
+            size_t k = match_normalized_added(cps, i);
+            if (k != std::string_view::npos) {
+                flush();
+                ids.push_back(normalized_added_[k].id);
+                i += normalized_added_[k].cps.size() - 1;
+                continue;
+            }
+        }
+        const char32_t cp = cps[i];
+        const uint8_t pr = unicode::properties(cp);
+        if (pr & unicode::kWhitespace) {
+            flush();
+        } else if (pr & unicode::kPunctuation) {
+            flush();
+            append_cp(word, cp);
+            num_chars = 1;
+            flush();
+        } else {
+            append_cp(word, cp);
+            ++num_chars;
+        }
+    }
+    flush();
+}
+
+// Greedy longest-match-first WordPiece; the whole word becomes unk when too long or when a
+// position has no match.
+void WordPieceTokenizer::word_piece(std::string_view word, size_t num_chars,
+                                    std::vector<int32_t>& ids) const {
+    if (num_chars > size_t(options_.max_input_chars_per_word)) {
+        ids.push_back(unk_id_);
+        return;
+    }
+    auto is_continuation_byte = [&](size_t i) {
+        return (static_cast<unsigned char>(word[i]) & 0xC0) == 0x80;
+    };
+    const size_t mark = ids.size();
+    size_t start = 0;
+    while (start < word.size()) {
+        const TokenMap& map = start == 0 ? word_start_ : continuation_;
+        const size_t max_bytes = start == 0 ? max_start_bytes_ : max_continuation_bytes_;
+        size_t end = word.size() - start > max_bytes ? start + max_bytes : word.size();
+        while (end > start && end < word.size() && is_continuation_byte(end)) --end;
+        int32_t found = -1;
+        while (end > start) {
+            auto it = map.find(word.substr(start, end - start));
+            if (it != map.end()) {
+                found = it->second;
+                break;
+            }
+            --end;
+            while (end > start && is_continuation_byte(end)) --end;
+        }
+        if (found < 0) {
+            ids.resize(mark);
+            ids.push_back(unk_id_);
+            return;
+        }
+        ids.push_back(found);
+        start = end;
+    }
+}
+
+}  // namespace fwsvd

@@ -1,0 +1,66 @@
+// fwsvd eval on the four real bert-mini checkpoints against transformers' dev scores and logits.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "runtime/safetensors.h"
+#include "tests/tools/cli_util.h"
+
+namespace fwsvd::testing {
+namespace {
+
+struct Case {
+    const char* model;
+    const char* data;
+};
+
+class EvalReference : public ::testing::TestWithParam<Case> {};
+
+TEST_P(EvalReference, ScoreAndLogitsMatchTransformers) {
+    FWSVD_REQUIRE_SHARED();
+    const Case c = GetParam();
+    const auto model = shared_dir() / "models" / c.model;
+    const auto data = shared_dir() / "data" / "glue" / c.data / "dev.tsv";
+    TempDir tmp;
+    const auto dump = tmp / "logits.safetensors";
+    CmdResult r = run_tool("fwsvd", {"eval", model.string(), "--data", data.string(), "--json",
+                                     "--dump-logits", dump.string()});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+
+    std::ifstream tin(model / "TRAINING.json");
+    auto training = nlohmann::json::parse(tin);
+    // The primary metric is the one transformers reported, within 0.002.
+    const std::map<std::string, std::string> names = {
+        {"acc", "accuracy"}, {"pearson", "pearson"}, {"f1", "f1"}, {"mcc", "mcc"}};
+    EXPECT_EQ(j["metric"], names.at(training["dev_metric"].get<std::string>()));
+    EXPECT_NEAR(j["value"].get<double>(), training["dev_score"].get<double>(), 0.002);
+    EXPECT_EQ(j["examples"].get<int64_t>(), training["dev_rows"].get<int64_t>());
+
+    // Every logit within 1e-3 absolute of transformers' logits, in file order.
+    auto ours = SafetensorsFile::open(dump);
+    auto ref = SafetensorsFile::open(model / "reference_dev_logits.safetensors");
+    const std::string ref_name = ref->tensors().at(0).name;
+    Tensor a = ours->read_f32("logits");
+    Tensor b = ref->read_f32(ref_name);
+    ASSERT_EQ(a.shape(), b.shape());
+    double worst = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) {
+        worst = std::max(worst, double(std::abs(a.data<float>()[i] - b.data<float>()[i])));
+    }
+    EXPECT_LT(worst, 1e-3) << "max |logit - transformers' logit|";
+}
+
+INSTANTIATE_TEST_SUITE_P(BertMini, EvalReference,
+                         ::testing::Values(Case{"bert-mini-sst2", "SST-2"},
+                                           Case{"bert-mini-stsb", "STS-B"},
+                                           Case{"bert-mini-mrpc", "MRPC"},
+                                           Case{"bert-mini-cola", "CoLA"}),
+                         [](const auto& param_info) {
+                             std::string n = param_info.param.model;
+                             return n.substr(n.rfind('-') + 1);
+                         });
+
+}  // namespace
+}  // namespace fwsvd::testing

@@ -1,0 +1,78 @@
+#include "tools/cli_common.h"
+
+#include <iostream>
+#include <new>
+
+#include "runtime/error.h"
+#include "runtime/parallel.h"
+
+namespace fwsvd::cli {
+
+int exit_code(ErrorKind kind) { return int(kind); }
+
+int guarded(const std::function<void()>& body) {
+    try {
+        body();
+        return 0;
+    } catch (const Error& e) {
+        std::cerr << "fwsvd: error: " << e.what() << "\n";
+        return exit_code(e.kind());
+    } catch (const std::bad_alloc&) {
+        std::cerr << "fwsvd: error: out of memory\n";
+        return exit_code(ErrorKind::io);
+    } catch (const std::exception& e) {
+        std::cerr << "fwsvd: internal error: " << e.what() << "\n";
+        return exit_code(ErrorKind::internal);
+    }
+}
+
+void DataFlags::add_to(CLI::App* app) {
+    app->add_option("--text-cols", text_cols,
+                    "Text column(s) of a TSV, 'a' or 'a,b' (default: found from the GLUE header)");
+    app->add_option("--label-col", label_col,
+                    "Label column (default: label, score, Quality or gold_label)");
+    app->add_option("--max-len", max_len,
+                    "Maximum tokens per example including [CLS]/[SEP]; longer inputs are "
+                    "truncated longest-first")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t(3), int64_t(1) << 20));
+}
+
+DataOptions DataFlags::options(bool require_label) const {
+    DataOptions o;
+    if (!text_cols.empty()) {
+        size_t comma = text_cols.find(',');
+        o.text_cols.push_back(text_cols.substr(0, comma));
+        if (comma != std::string::npos) o.text_cols.push_back(text_cols.substr(comma + 1));
+    }
+    o.label_col = label_col;
+    o.require_label = require_label;
+    return o;
+}
+
+void RunFlags::add_to(CLI::App* app) {
+    app->add_option("--threads", threads, "Threads (default: all cores, or OMP_NUM_THREADS)")
+        ->check(CLI::Range(0, 1024));
+    app->add_option("--batch-size", batch_size, "Sequences per forward batch")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t(1), int64_t(1) << 16));
+}
+
+void RunFlags::apply() const { set_num_threads(threads); }
+
+LoadedModel load_model_and_tokenizer(const std::string& dir, const ModelLoadOptions& options) {
+    LoadedModel m;
+    m.model = BertModel::load(dir, options);
+    m.tokenizer = load_tokenizer(dir);
+    FWSVD_CHECK(m.tokenizer->vocab_size() <= m.model->config().vocab_size, dir,
+                ": the tokenizer has ", m.tokenizer->vocab_size(),
+                " entries but the model's vocab_size is ", m.model->config().vocab_size);
+    return m;
+}
+
+std::string label_name(const BertConfig& config, int64_t k) {
+    if (k >= 0 && k < int64_t(config.id2label.size())) return config.id2label[size_t(k)];
+    return std::to_string(k);
+}
+
+}  // namespace fwsvd::cli

@@ -1,0 +1,52 @@
+// What the fwsvd commands share: option groups, loading a model with its tokenizer and data,
+// and running a command body with errors mapped to exit codes.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/bert_model.h"
+#include "models/task.h"
+#include "runtime/error.h"
+#include "runtime/tokenizer.h"
+
+namespace fwsvd::cli {
+
+// Exit codes: 0 success, 1 invalid input, 2 usage, 3 I/O, 4 internal error, 130 interrupted.
+int exit_code(ErrorKind kind);
+// Runs body, printing "fwsvd: error: MESSAGE" to stderr and returning the exit code on failure.
+int guarded(const std::function<void()>& body);
+
+struct DataFlags {
+    std::string text_cols;  // "a" or "a,b"
+    std::string label_col;
+    int64_t max_len = 128;
+    void add_to(CLI::App* app);
+    DataOptions options(bool require_label) const;
+};
+
+struct RunFlags {
+    int threads = 0;
+    int64_t batch_size = 32;
+    void add_to(CLI::App* app);
+    void apply() const;
+};
+
+struct LoadedModel {
+    std::shared_ptr<const BertModel> model;
+    std::unique_ptr<Tokenizer> tokenizer;
+};
+LoadedModel load_model_and_tokenizer(const std::string& dir,
+                                     const ModelLoadOptions& options = {});
+
+// The label name of class id k (id2label).
+std::string label_name(const BertConfig& config, int64_t k);
+
+// Registers `run` on app (as a subcommand of fwsvd, or as the whole of fwsvd-run).
+void setup_run(CLI::App* app);
+// Registers `eval` as a subcommand.
+void setup_eval(CLI::App* app);
+
+}  // namespace fwsvd::cli
