@@ -51,6 +51,12 @@ void Activations::prepare(const ParamLayout& layout, const Batch& batch, bool wi
         ft(&a.tk, lin[1], n);
         ft(&a.tv, lin[2], n);
         f(&a.probs, probs_floats);
+        if (with_dropout) {
+            f(&a.probs_drop, probs_floats);
+        } else {
+            a.probs_drop = nullptr;
+        }
+        m(&a.probs_mask, probs_floats);
         f(&a.ctx, n * H);
         ft(&a.t_ao, lin[3], n);
         f(&a.ao, n * H);

@@ -19,6 +19,8 @@ struct LayerActs {
     float* tk = nullptr;         // [N, rk]
     float* tv = nullptr;         // [N, rv]
     float* probs = nullptr;      // [Σ nh·len·keys] attention probabilities before dropout
+    float* probs_drop = nullptr;     // [Σ nh·len·keys] after dropout (training with dropout)
+    uint8_t* probs_mask = nullptr;   // [Σ nh·len·keys] attention dropout mask
     float* ctx = nullptr;        // [N, H] attention output, heads concatenated
     float* t_ao = nullptr;       // [N, r] factored attention output dense
     float* ao = nullptr;         // [N, H] attention output dense, before dropout
@@ -43,6 +45,7 @@ struct Activations {
     int64_t n = 0;  // tokens
     int64_t b = 0;  // sequences
     bool dropout = false;
+    float p_hidden = 0, p_attn = 0, p_cls = 0;  // dropout rates the forward used
     std::vector<kernels::SeqSpan> seqs;  // [B] with probs offsets
     int64_t probs_floats = 0;
 

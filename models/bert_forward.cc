@@ -9,6 +9,7 @@
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
 #include "kernels/loss.h"
+#include "models/attention_train.h"
 #include "models/linear_ops.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
@@ -47,7 +48,11 @@ void bert_forward(const BertParams& p, const ParamLayout& layout, const Batch& b
     const float p_hidden = opt.dropout ? float(c.hidden_dropout_prob) : 0.0f;
     const float p_cls =
         opt.dropout ? float(c.classifier_dropout.value_or(c.hidden_dropout_prob)) : 0.0f;
+    const float p_attn = opt.dropout ? float(c.attention_probs_dropout_prob) : 0.0f;
     a.prepare(layout, batch, opt.dropout);
+    a.p_hidden = p_hidden;
+    a.p_attn = p_attn;
+    a.p_cls = p_cls;
     const int64_t N = a.n;
     const kernels::Activation act = activation_of(c.hidden_act);
 
@@ -67,7 +72,13 @@ void bert_forward(const BertParams& p, const ParamLayout& layout, const Batch& b
         linear_forward_any(la.q, la.tq, la.inp, lp.query, N);
         linear_forward_any(la.k, la.tk, la.inp, lp.key, N);
         linear_forward_any(la.v, la.tv, la.inp, lp.value, N);
-        attention_all(la.ctx, la.probs, la.q, la.k, la.v, a.seqs, shape);
+        if (p_attn > 0) {
+            attention_dropout_forward(la.ctx, la.probs, la.probs_drop, la.probs_mask, la.q, la.k,
+                                      la.v, a.seqs, shape, p_attn,
+                                      site_seed(opt.seed, 500000 + l));
+        } else {
+            attention_all(la.ctx, la.probs, la.q, la.k, la.v, a.seqs, shape);
+        }
         linear_forward_any(la.ao, la.t_ao, la.ctx, lp.attn_out, N);
         const float* ao = la.ao;
         if (opt.dropout) {
