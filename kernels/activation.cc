@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "kernels/cpu.h"
+#include "kernels/isa_variants.h"
 
 namespace fwsvd::kernels {
 
@@ -14,7 +15,9 @@ namespace fwsvd::kernels {
 void activation_forward(Activation act, float* out, const float* inp, int64_t n) {
     switch (active_isa()) {
         case Isa::avx512:
+            return activation_forward_avx512(act, out, inp, n);
         case Isa::avx2:
+            return activation_forward_avx2(act, out, inp, n);
         case Isa::ref:
             break;
     }
@@ -25,7 +28,9 @@ void activation_backward(Activation act, float* dinp, const float* dout, const f
                          int64_t n) {
     switch (active_isa()) {
         case Isa::avx512:
+            return activation_backward_avx512(act, dinp, dout, inp, n);
         case Isa::avx2:
+            return activation_backward_avx2(act, dinp, dout, inp, n);
         case Isa::ref:
             break;
     }
@@ -36,7 +41,9 @@ void bias_activation_forward(Activation act, float* inout, const float* bias, in
                              int64_t cols) {
     switch (active_isa()) {
         case Isa::avx512:
+            return bias_activation_forward_avx512(act, inout, bias, rows, cols);
         case Isa::avx2:
+            return bias_activation_forward_avx2(act, inout, bias, rows, cols);
         case Isa::ref:
             break;
     }

@@ -10,6 +10,7 @@
 
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/isa_variants.h"
 #include "kernels/softmax.h"
 
 namespace fwsvd::kernels {
@@ -53,7 +54,8 @@ Item resolve(const SeqSpan* seqs, const AttentionShape& shape, int64_t item) {
                 sp.probs_offset + h * sp.len * sp.keys};
 }
 
-// ---- float path on gemm (oneDNN picks its own ISA): every Isa value, ref included, uses it ------
+// ---- float path on gemm (oneDNN picks its own ISA): what Isa::ref runs, and every ISA for heads
+// wider than kAttentionSimdMaxHeadDim ------------------------------------------------------------
 
 void attention_forward_gemm(float* out, float* probs, const float* q, const float* k,
                             const float* v, const SeqSpan* seqs, const AttentionShape& shape,
@@ -108,11 +110,19 @@ void attention_backward_gemm(float* dq, float* dk, float* dv, const float* dout,
 void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v,
                        const SeqSpan* seqs, const AttentionShape& shape, int64_t item_begin,
                        int64_t item_end, float* scratch) {
-    switch (active_isa()) {
-        case Isa::avx512:
-        case Isa::avx2:
-        case Isa::ref:
-            break;
+    // The fused variants keep a [head_dim, key tile] block of Kᵀ on the stack; wider heads (no
+    // BERT has them) take the gemm path. The same holds for the backward.
+    if (shape.head_dim <= kAttentionSimdMaxHeadDim) {
+        switch (active_isa()) {
+            case Isa::avx512:
+                return attention_forward_avx512(out, probs, q, k, v, seqs, shape, item_begin,
+                                                item_end, scratch);
+            case Isa::avx2:
+                return attention_forward_avx2(out, probs, q, k, v, seqs, shape, item_begin,
+                                              item_end, scratch);
+            case Isa::ref:
+                break;
+        }
     }
     attention_forward_gemm(out, probs, q, k, v, seqs, shape, item_begin, item_end, scratch);
 }
@@ -121,11 +131,17 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         const float* k, const float* v, const float* probs, const SeqSpan* seqs,
                         const AttentionShape& shape, int64_t item_begin, int64_t item_end,
                         float* scratch) {
-    switch (active_isa()) {
-        case Isa::avx512:
-        case Isa::avx2:
-        case Isa::ref:
-            break;
+    if (shape.head_dim <= kAttentionSimdMaxHeadDim) {
+        switch (active_isa()) {
+            case Isa::avx512:
+                return attention_backward_avx512(dq, dk, dv, dout, q, k, v, probs, seqs, shape,
+                                                 item_begin, item_end, scratch);
+            case Isa::avx2:
+                return attention_backward_avx2(dq, dk, dv, dout, q, k, v, probs, seqs, shape,
+                                               item_begin, item_end, scratch);
+            case Isa::ref:
+                break;
+        }
     }
     attention_backward_gemm(dq, dk, dv, dout, q, k, v, probs, seqs, shape, item_begin, item_end,
                             scratch);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/cpu.h"
+#include "kernels/isa_variants.h"
 
 namespace fwsvd::kernels {
 
@@ -13,7 +14,9 @@ namespace fwsvd::kernels {
 void add_forward(float* out, const float* a, const float* b, int64_t n) {
     switch (active_isa()) {
         case Isa::avx512:
+            return add_forward_avx512(out, a, b, n);
         case Isa::avx2:
+            return add_forward_avx2(out, a, b, n);
         case Isa::ref:
             break;
     }
@@ -23,7 +26,9 @@ void add_forward(float* out, const float* a, const float* b, int64_t n) {
 void accumulate(float* dst, const float* src, int64_t n) {
     switch (active_isa()) {
         case Isa::avx512:
+            return accumulate_avx512(dst, src, n);
         case Isa::avx2:
+            return accumulate_avx2(dst, src, n);
         case Isa::ref:
             break;
     }
@@ -33,7 +38,9 @@ void accumulate(float* dst, const float* src, int64_t n) {
 void square_accumulate(float* dst, const float* src, int64_t n) {
     switch (active_isa()) {
         case Isa::avx512:
+            return square_accumulate_avx512(dst, src, n);
         case Isa::avx2:
+            return square_accumulate_avx2(dst, src, n);
         case Isa::ref:
             break;
     }
@@ -43,7 +50,9 @@ void square_accumulate(float* dst, const float* src, int64_t n) {
 void sum_rows_accumulate(float* dst, const float* src, int64_t rows, int64_t cols) {
     switch (active_isa()) {
         case Isa::avx512:
+            return sum_rows_accumulate_avx512(dst, src, rows, cols);
         case Isa::avx2:
+            return sum_rows_accumulate_avx2(dst, src, rows, cols);
         case Isa::ref:
             break;
     }

@@ -4,17 +4,19 @@
 #include <cmath>
 
 #include "kernels/cpu.h"
+#include "kernels/isa_variants.h"
 
 namespace fwsvd::kernels {
 
 // ---- dispatching float entry points ------------------------------------------------------------
-// Each switch is where the AVX2 / AVX-512 variants slot in; until then every ISA uses the ref.
 
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* gamma,
                        const float* beta, int64_t n, int64_t c, float eps) {
     switch (active_isa()) {
         case Isa::avx512:
+            return layernorm_forward_avx512(out, mean, rstd, inp, gamma, beta, n, c, eps);
         case Isa::avx2:
+            return layernorm_forward_avx2(out, mean, rstd, inp, gamma, beta, n, c, eps);
         case Isa::ref:
             break;
     }
@@ -26,7 +28,10 @@ void layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* d
                         int64_t n, int64_t c) {
     switch (active_isa()) {
         case Isa::avx512:
+            return layernorm_backward_avx512(dinp, dgamma, dbeta, dout, inp, gamma, mean, rstd, n,
+                                             c);
         case Isa::avx2:
+            return layernorm_backward_avx2(dinp, dgamma, dbeta, dout, inp, gamma, mean, rstd, n, c);
         case Isa::ref:
             break;
     }
@@ -37,7 +42,9 @@ void add_layernorm_forward(float* out, const float* a, const float* b, const flo
                            const float* beta, int64_t n, int64_t c, float eps) {
     switch (active_isa()) {
         case Isa::avx512:
+            return add_layernorm_forward_avx512(out, a, b, gamma, beta, n, c, eps);
         case Isa::avx2:
+            return add_layernorm_forward_avx2(out, a, b, gamma, beta, n, c, eps);
         case Isa::ref:
             break;
     }

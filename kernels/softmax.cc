@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "kernels/cpu.h"
+#include "kernels/isa_variants.h"
 
 namespace fwsvd::kernels {
 
@@ -14,7 +15,9 @@ namespace fwsvd::kernels {
 void softmax_forward(float* out, const float* inp, int64_t rows, int64_t cols) {
     switch (active_isa()) {
         case Isa::avx512:
+            return softmax_forward_avx512(out, inp, rows, cols);
         case Isa::avx2:
+            return softmax_forward_avx2(out, inp, rows, cols);
         case Isa::ref:
             break;
     }
@@ -25,7 +28,9 @@ void softmax_backward(float* dinp, const float* dout, const float* out, int64_t 
                       int64_t cols) {
     switch (active_isa()) {
         case Isa::avx512:
+            return softmax_backward_avx512(dinp, dout, out, rows, cols);
         case Isa::avx2:
+            return softmax_backward_avx2(dinp, dout, out, rows, cols);
         case Isa::ref:
             break;
     }

@@ -1,11 +1,13 @@
 #include "models/bert_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <set>
 
 #include "runtime/atomic_file.h"
 #include "runtime/error.h"
+#include "runtime/json_util.h"
 #include "runtime/sha256.h"
 
 namespace fs = std::filesystem;
@@ -34,9 +36,35 @@ const std::vector<std::string>& tokenizer_file_names() {
     return names;
 }
 
+std::map<std::string, int64_t> low_rank_ranks(const BertConfig& config, const std::string& source) {
+    std::map<std::string, int64_t> ranks;
+    const nlohmann::json& block = config.low_rank;
+    if (block.is_null()) return ranks;
+    FWSVD_CHECK(block.is_object(), source, ": low_rank is ", json_brief(block), ", not an object");
+    auto it = block.find("ranks");
+    if (it == block.end() || it->is_null()) return ranks;
+    FWSVD_CHECK(it->is_object(), source, ": low_rank.ranks is ", json_brief(*it),
+                ", not an object of layer -> rank");
+    const std::vector<std::string> prefixes = encoder_linear_prefixes(config);
+    const std::set<std::string> known(prefixes.begin(), prefixes.end());
+    for (const auto& [prefix, r] : it->items()) {
+        FWSVD_CHECK(known.count(prefix), source, ": low_rank.ranks names '", prefix,
+                    "', not an encoder linear layer of this config");
+        FWSVD_CHECK(r.is_number_integer(), source, ": low_rank.ranks['", prefix, "'] is ",
+                    json_brief(r), ", not an integer");
+        const auto [in, out] = linear_shape(config, prefix);
+        const int64_t rank = r.get<int64_t>();
+        FWSVD_CHECK(rank >= 1 && rank <= std::min(in, out), source, ": low_rank.ranks['", prefix,
+                    "'] = ", rank, " is out of range [1, ", std::min(in, out), "]");
+        ranks[prefix] = rank;
+    }
+    return ranks;
+}
+
 std::shared_ptr<const BertModel> BertModel::load(const fs::path& dir,
                                                  const ModelLoadOptions& options) {
-    if (!fs::is_directory(dir)) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
         throw Error(str_cat(dir.string(), ": not a model folder (expected config.json and "
                                           "model.safetensors inside)"));
     }
@@ -52,11 +80,11 @@ std::shared_ptr<const BertModel> BertModel::load(const fs::path& dir,
         }
     }
     const fs::path weights = dir / "model.safetensors";
-    if (!fs::exists(weights)) {
-        if (fs::exists(dir / "model.safetensors.index.json")) {
+    if (!fs::exists(weights, ec)) {
+        if (fs::exists(dir / "model.safetensors.index.json", ec)) {
             throw Error(str_cat(dir.string(), ": sharded checkpoints are not supported"));
         }
-        if (fs::exists(dir / "pytorch_model.bin")) {
+        if (fs::exists(dir / "pytorch_model.bin", ec)) {
             throw Error(str_cat(dir.string(), ": only model.safetensors is supported (found "
                                               "pytorch_model.bin; save with "
                                               "safe_serialization=True)"));
@@ -102,6 +130,24 @@ std::shared_ptr<const BertModel> BertModel::load(const fs::path& dir,
             FWSVD_CHECK(a->shape.size() == 2 && a->shape[0] > 0, weights.string(), ": tensor '",
                         a->name, "' has shape ", shape_str(a->shape), ", expected [rank, in]");
             lo.ranks[prefix] = a->shape[0];
+        }
+    }
+    // A low_rank block that records ranks must agree with the factors in the file.
+    const std::map<std::string, int64_t> recorded = low_rank_ranks(m->config_, cfg_name);
+    if (!recorded.empty()) {
+        for (const auto& [prefix, r] : recorded) {
+            auto it = lo.ranks.find(prefix);
+            FWSVD_CHECK(it != lo.ranks.end(), weights.string(), ": ", cfg_name, " records rank ", r,
+                        " for '", prefix, "' but the checkpoint has no '",
+                        file_name(prefix + ".weight_a"), "'");
+            FWSVD_CHECK(it->second == r, weights.string(), ": tensor '",
+                        file_name(prefix + ".weight_a"), "' has rank ", it->second, " but ",
+                        cfg_name, " records rank ", r);
+        }
+        for (const auto& [prefix, r] : lo.ranks) {
+            FWSVD_CHECK(recorded.count(prefix), weights.string(), ": '",
+                        file_name(prefix + ".weight_a"), "' is factored (rank ", r, ") but ",
+                        cfg_name, " low_rank.ranks does not list it");
         }
     }
     lo.pooler = lookup("bert.pooler.dense.weight") || lookup("bert.pooler.dense.weight_a");
@@ -219,7 +265,8 @@ int64_t BertModel::num_params() const {
 
 void save_checkpoint(const fs::path& out_dir, const BertConfig& config, const ParamLayout& layout,
                      const float* flat, const fs::path& tokenizer_dir,
-                     const std::map<std::string, std::string>& metadata) {
+                     const std::map<std::string, std::string>& metadata,
+                     const std::map<std::string, std::string>& extra_files) {
     AtomicDir dir(out_dir);
     SafetensorsWriter w;
     w.set_metadata("format", "pt");
@@ -227,10 +274,11 @@ void save_checkpoint(const fs::path& out_dir, const BertConfig& config, const Pa
     for (const auto& e : layout.entries()) w.add_f32(e.name, e.shape, flat + e.offset);
     w.write(dir.path() / "model.safetensors");
     write_file_atomic(dir.path() / "config.json", config.to_json().dump(2) + "\n");
+    for (const auto& [name, content] : extra_files) write_file_atomic(dir.path() / name, content);
     if (!tokenizer_dir.empty()) {
         for (const auto& name : tokenizer_file_names()) {
-            if (fs::exists(tokenizer_dir / name)) {
-                std::error_code ec;
+            std::error_code ec;
+            if (fs::exists(tokenizer_dir / name, ec)) {
                 fs::copy_file(tokenizer_dir / name, dir.path() / name, ec);
                 if (ec) {
                     throw Error(str_cat((tokenizer_dir / name).string(), ": cannot copy: ",

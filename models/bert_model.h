@@ -59,12 +59,20 @@ private:
 
 // Writes an HF-style checkpoint folder (config.json, model.safetensors, tokenizer files copied
 // from tokenizer_dir when given) atomically. The flat buffer is laid out by layout.
+// extra_files: more files to write into the folder (name -> content), e.g. a training report.
 void save_checkpoint(const std::filesystem::path& out_dir, const BertConfig& config,
                      const ParamLayout& layout, const float* flat,
                      const std::filesystem::path& tokenizer_dir,
-                     const std::map<std::string, std::string>& metadata = {});
+                     const std::map<std::string, std::string>& metadata = {},
+                     const std::map<std::string, std::string>& extra_files = {});
 
 // Names of the tokenizer files a model folder may carry (copied along with checkpoints).
 const std::vector<std::string>& tokenizer_file_names();
+
+// The ranks recorded in the low_rank block of a factored checkpoint's config.json
+// (low_rank.ranks: encoder linear prefix -> rank); empty when the config has no such block.
+// Throws Error naming `source` when the block is not an object, a prefix is not an encoder
+// linear layer of the config, or a rank is not an integer in [1, min(in, out)].
+std::map<std::string, int64_t> low_rank_ranks(const BertConfig& config, const std::string& source);
 
 }  // namespace fwsvd

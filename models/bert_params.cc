@@ -71,6 +71,10 @@ void ParamLayout::add(const std::string& name, Shape shape, ParamKind kind,
     ParamEntry e;
     e.name = name;
     e.numel = shape_numel(shape);
+    // 2^48 floats (1 PiB) is far beyond any model; the bound keeps the offsets from overflowing.
+    constexpr int64_t kMaxFloats = int64_t(1) << 48;
+    FWSVD_CHECK(e.numel <= kMaxFloats && total_ <= kMaxFloats - e.numel, "parameter '", name,
+                "' of shape ", shape_str(shape), " makes the model larger than 2^48 floats");
     e.shape = std::move(shape);
     e.offset = total_;
     e.kind = kind;

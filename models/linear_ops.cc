@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include <algorithm>
+
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
 #include "runtime/parallel.h"
@@ -45,6 +47,51 @@ void attention_all(float* out, float* probs, const float* q, const float* k, con
     for_items(seqs, shape, [&](int64_t b, int64_t e, float* scratch) {
         kernels::attention_forward(out, probs, q, k, v, seqs.data(), shape, b, e, scratch);
     });
+}
+
+int attention_threads(const std::vector<kernels::SeqSpan>& seqs,
+                      const kernels::AttentionShape& shape) {
+    const int64_t items = int64_t(seqs.size()) * shape.num_heads;
+    if (items <= 1 || omp_in_parallel()) return 1;
+    return int(std::min<int64_t>(omp_get_max_threads(), items));
+}
+
+void attention_all(float* out, float* probs, const float* q, const float* k, const float* v,
+                   const std::vector<kernels::SeqSpan>& seqs, const kernels::AttentionShape& shape,
+                   float* scratch, int64_t scratch_per_thread) {
+    const int64_t items = int64_t(seqs.size()) * shape.num_heads;
+    const int threads = attention_threads(seqs, shape);
+    if (threads <= 1) {
+        kernels::attention_forward(out, probs, q, k, v, seqs.data(), shape, 0, items, scratch);
+        return;
+    }
+    // Cost of an item ~ len · (keys + head_dim): thread t takes the items whose cumulative cost
+    // starts in [t, t + 1) · total / threads (sequences of a batch differ in length).
+    auto cost = [&](int64_t item) {
+        const kernels::SeqSpan& s = seqs[size_t(item / shape.num_heads)];
+        return s.len * (s.keys + shape.head_dim);
+    };
+    int64_t total = 0;
+    for (int64_t i = 0; i < items; ++i) total += cost(i);
+#pragma omp parallel num_threads(threads)
+    {
+        // The team may be smaller than asked (thread limits): split over the team we got.
+        const int t = omp_get_thread_num(), team = omp_get_num_threads();
+        const int64_t lo = total * t / team, hi = total * (t + 1) / team;
+        int64_t begin = items, end = items, acc = 0;
+        for (int64_t i = 0; i < items; ++i) {
+            if (begin == items && acc >= lo) begin = i;
+            if (acc >= hi) {
+                end = i;
+                break;
+            }
+            acc += cost(i);
+        }
+        if (begin < end) {
+            kernels::attention_forward(out, probs, q, k, v, seqs.data(), shape, begin, end,
+                                       scratch + t * scratch_per_thread);
+        }
+    }
 }
 
 void attention_all_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,

@@ -1,40 +1,79 @@
-// Inference: a per-thread workspace over a shared, immutable BertModel. A Session is not
-// thread-safe; create one per thread (they share the model's weights).
+// Inference: a per-thread workspace over a shared, immutable BertModel and its packed weights
+// (models/packed_bert.h, built once per model and shared by all its Sessions). A Session is not
+// thread-safe; create one per thread.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "kernels/packed_matmul.h"
 #include "models/batch.h"
 #include "models/bert_model.h"
+#include "models/packed_bert.h"
 
 namespace fwsvd {
 
 class Session {
-public:
+  public:
     explicit Session(std::shared_ptr<const BertModel> model);
+    // A Session over a given packed form (benchmarks comparing PackedBertOptions).
+    explicit Session(std::shared_ptr<const PackedBert> packed);
 
     // logits[B, C] of the batch (eval mode). The batch must fit the model (Batch::validate).
+    // Sequences are packed row after row (no padding rows); attention runs per sequence.
+    // Allocates only when a batch is larger than any before (the workspace grows).
     void forward(const Batch& batch, float* logits);
     std::vector<float> logits(const Batch& batch);
     const BertModel& model() const { return *model_; }
+    const PackedBert& packed() const { return *packed_; }
 
-private:
-    void reserve(int64_t tokens, int64_t seqs);
+  private:
+    // Scratch floats in fresh anonymous memory (zero-filled by the kernel, page aligned; 2 MiB
+    // transparent huge pages for buffers of 2 MiB and more: a tenth of the page faults of a
+    // growing workspace, and fewer TLB misses). reserve() remaps, dropping the contents, only
+    // when n exceeds the size, with 1.5x headroom.
+    class Buffer {
+      public:
+        Buffer() = default;
+        ~Buffer();
+        Buffer(const Buffer&) = delete;
+        Buffer& operator=(const Buffer&) = delete;
+        float* data() const { return data_; }
+        int64_t size() const { return size_; }
+        void reserve(int64_t n);
+
+      private:
+        void release();
+        void* map_ = nullptr;
+        size_t map_bytes_ = 0;
+        float* data_ = nullptr;
+        int64_t size_ = 0;
+    };
+
+    void reserve(int64_t rows, int64_t seq_rows, int64_t attention_scratch);
     std::shared_ptr<const BertModel> model_;
-    int64_t cap_tokens_ = 0, cap_seqs_ = 0;
-    std::vector<float> x_;      // [N, H] residual stream
-    std::vector<float> q_;      // [N, H]
-    std::vector<float> k_;      // [N, H]
-    std::vector<float> v_;      // [N, H]
-    std::vector<float> ctx_;    // [N, H]
-    std::vector<float> tmp_;    // [N, H]
-    std::vector<float> inter_;  // [N, I]
-    std::vector<float> t_;      // [N, max rank] factored layers' middle
-    std::vector<float> cls_;    // [B, H]
-    std::vector<float> pooled_; // [B, H]
+    std::shared_ptr<const PackedBert> packed_;
+    kernels::MatmulContext ctx_;
+    // Row capacities below are matmul_padded_rows of the tokens (Np) and sequences (Bp).
+    int64_t cap_rows_ = 0, cap_seq_rows_ = 0, cap_scratch_ = 0;
+    Buffer x_;        // [Np, H] residual stream
+    Buffer qkv_;      // [Np, 3H] fused Q|K|V rows, or q, k, v as three [Np, H] blocks
+    Buffer ctx_buf_;  // [Np, H] attention output
+    Buffer inter_;    // [Np, I]
+    Buffer t_;        // [Np, max middle] factored layers' x·Aᵀ
+    Buffer t_split_;  // [Np, max middle] fused Q/K/V factors' middles, one [Np, r] block each
+    Buffer cls_;      // [Bp, H]
+    Buffer pooled_;   // [Bp, H]
+    Buffer out_;      // [Bp, C]
+    Buffer scratch_;  // attention, one slice per thread
     std::vector<kernels::SeqSpan> seqs_;
 };
+
+// FLOPs (2 per multiply-add) of Session::forward on a batch, counted from the shapes: every
+// linear layer as stored (dense in·out or factored rank·(in + out) per row; pooler and
+// classifier on the B [CLS] rows) and attention's two matmuls (2 · 2 · len · keys · head_dim per
+// sequence and head). Element-wise work (LayerNorm, softmax, GELU) is not counted.
+double forward_flops(const BertModel& model, const Batch& batch);
 
 // Probabilities (softmax of logits, classification) and the arg-max label of one example.
 struct Prediction {

@@ -40,9 +40,13 @@ std::string lower(std::string s) {
 
 EncodedData encode_dataset(const Dataset& data, const Tokenizer& tok, const BertConfig& config,
                            int64_t max_len, bool need_labels) {
-    FWSVD_CHECK(max_len >= 3, "--max-len ", max_len, " is too small (at least 3)");
-    FWSVD_CHECK(max_len <= config.max_position_embeddings, "--max-len ", max_len,
-                " exceeds the model's ", config.max_position_embeddings, " positions");
+    if (max_len < 3 || max_len > config.max_position_embeddings) {
+        throw Error(str_cat("--max-len ", max_len,
+                            " is out of range: at least 3 and at most the model's "
+                            "max_position_embeddings (",
+                            config.max_position_embeddings, ")"),
+                    ErrorKind::usage);
+    }
     EncodedData out;
     out.source = data.source;
     out.has_labels = !data.examples.empty();
@@ -72,18 +76,14 @@ EncodedData encode_dataset(const Dataset& data, const Tokenizer& tok, const Bert
                             " is outside type_vocab_size (", config.type_vocab_size, ")");
             }
         } else {
+            bool truncated = false;
             try {
-                enc = ex.has_pair ? tok.encode_pair(ex.text_a, ex.text_b, max_len)
-                                  : tok.encode(ex.text_a, max_len);
+                enc = ex.has_pair ? tok.encode_pair(ex.text_a, ex.text_b, max_len, &truncated)
+                                  : tok.encode(ex.text_a, max_len, &truncated);
             } catch (const Error& e) {
-                throw Error(str_cat(where, ": ", e.what()));
+                throw Error(str_cat(where, ": ", e.what()), e.kind());
             }
-            if (int64_t(enc.ids.size()) == max_len) {
-                // At the limit: count it as truncated when the untruncated text is longer.
-                size_t full = tok.tokenize(ex.text_a).size() + 2 +
-                              (ex.has_pair ? tok.tokenize(ex.text_b).size() + 1 : 0);
-                if (int64_t(full) > max_len) ++out.truncated;
-            }
+            if (truncated) ++out.truncated;
             out.pairs = out.pairs || ex.has_pair;
         }
         for (int32_t id : enc.ids) {

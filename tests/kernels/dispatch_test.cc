@@ -9,8 +9,11 @@
 //                 double-accumulating ref (observed now: <= 2e-6 for linear, 3e-7 for attention)
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/activation.h"
@@ -34,7 +37,7 @@ constexpr double kRound = 1e-6;
 constexpr double kReduce = 1e-5;
 
 // Widths around the 8- and 16-float vector sizes, and shapes to try them in.
-const int64_t kCols[] = {1, 7, 8, 16, 17, 33, 64, 100};
+const int64_t kCols[] = {1, 7, 8, 16, 17, 33, 64, 100, 768, 1029};
 const int64_t kRows[] = {1, 3, 5};
 
 std::string shape_tag(int64_t rows, int64_t cols) {
@@ -112,6 +115,43 @@ TEST(KernelDispatch, Activations) {
                     k::bias_activation_forward(act, got.data(), nullptr, rows, cols);
                     k::bias_activation_forward_ref<float>(act, want.data(), nullptr, rows, cols);
                     EXPECT_LE(rel_diff(got, want), kReduce) << "bias_activation_forward, no bias";
+                }
+            }
+        }
+    });
+}
+
+// Element by element, not normwise: the vector transcendentals (erf, tanh, exp) against the
+// double-precision ref on a fine grid. 1e-6 relative is ~16 ulp; the absolute floor covers the
+// deep negative tails, where the ref's own 1 + erf / 1 + tanh cancels in double. gelu_tanh's
+// forward gets 4e-6: x σ(2u) in float carries the rounding of u (2u = −14 at x = −4.6) into
+// e^{−2u}.
+TEST(KernelDispatch, ActivationsElementwiseAccuracy) {
+    const k::Activation acts[] = {k::Activation::gelu, k::Activation::gelu_tanh,
+                                  k::Activation::relu, k::Activation::silu, k::Activation::tanh};
+    std::vector<float> x;
+    for (int i = -10000; i <= 10000; ++i) x.push_back(float(i) * 1e-3f);
+    const int64_t n = int64_t(x.size());
+    const std::vector<double> xd(x.begin(), x.end());
+    for_each_isa([&] {
+        for (k::Activation act : acts) {
+            SCOPED_TRACE("act=" + std::to_string(int(act)));
+            std::vector<float> y(n), dy(n, 0.0f);
+            std::vector<double> ref(n), dref(n, 0.0), ones(n, 1.0);
+            const std::vector<float> onesf(n, 1.0f);
+            k::activation_forward(act, y.data(), x.data(), n);
+            k::activation_forward_ref<double>(act, ref.data(), xd.data(), n);
+            k::activation_backward(act, dy.data(), onesf.data(), x.data(), n);
+            k::activation_backward_ref<double>(act, dref.data(), ones.data(), xd.data(), n);
+            int bad = 0, dbad = 0;
+            for (int64_t i = 0; i < n; ++i) {
+                const double rel = act == k::Activation::gelu_tanh ? 4e-6 : 1e-6;
+                if (std::abs(y[i] - ref[i]) > rel * std::abs(ref[i]) + 1e-12 && bad++ < 3) {
+                    ADD_FAILURE() << "forward at x=" << x[i] << ": " << y[i] << " vs " << ref[i];
+                }
+                if (std::abs(dy[i] - dref[i]) > 1e-6 * std::max(1.0, std::abs(dref[i])) &&
+                    dbad++ < 3) {
+                    ADD_FAILURE() << "backward at x=" << x[i] << ": " << dy[i] << " vs " << dref[i];
                 }
             }
         }
@@ -369,6 +409,75 @@ AttnSetup make_attention(Rng& rng, int64_t num_heads, int64_t head_dim, int64_t 
     s.qkv = rng.vec<float>(s.rows * s.shape.ld_q, -2.0, 2.0);
     s.dout = rng.vec<float>(s.rows * s.shape.ld_out);
     return s;
+}
+
+// Sequences of the given (len, keys), packed as make_attention does.
+AttnSetup make_attention_lens(Rng& rng, int64_t num_heads, int64_t head_dim,
+                              const std::vector<std::pair<int64_t, int64_t>>& lens) {
+    AttnSetup s;
+    for (const auto& [len, keys] : lens) {
+        s.seqs.push_back({s.rows, len, keys, 0});
+        s.rows += len;
+    }
+    s.c = num_heads * head_dim;
+    s.shape.num_heads = num_heads;
+    s.shape.head_dim = head_dim;
+    s.shape.ld_q = s.shape.ld_k = s.shape.ld_v = 3 * s.c + 3;
+    s.shape.ld_out = s.c + 5;
+    s.probs_size =
+        k::attention_assign_probs_offsets(s.seqs.data(), int64_t(s.seqs.size()), num_heads);
+    s.scratch_size = k::attention_scratch_size(s.seqs.data(), int64_t(s.seqs.size()));
+    s.qkv = rng.vec<float>(s.rows * s.shape.ld_q, -2.0, 2.0);
+    s.dout = rng.vec<float>(s.rows * s.shape.ld_out);
+    return s;
+}
+
+// The fused variants tile keys by 16..64 and rows by 4, transpose K / V through 8x8 or 16x16
+// register blocks, and keep Kᵀ / Vᵀ tiles of up to 128 columns (head_dim) on the stack:
+// sequences crossing those tiles, padded (keys < len) or not, and heads at and beyond that width
+// (129 takes the gemm path); forward and backward.
+TEST(KernelDispatch, AttentionLongSequences) {
+    Rng rng(109);
+    const std::vector<std::pair<int64_t, int64_t>> lens = {
+        {150, 150}, {67, 40}, {64, 64}, {33, 17}, {1, 1}, {130, 129}, {5, 2}};
+    for_each_isa([&] {
+        for (int64_t head_dim : {16, 40, 64, 80, 128, 129}) {
+            SCOPED_TRACE("head_dim=" + std::to_string(head_dim));
+            AttnSetup s = make_attention_lens(rng, 2, head_dim, lens);
+            const int64_t items = int64_t(s.seqs.size()) * 2;
+            const float* q = s.qkv.data();
+            const float* kp = q + s.c;
+            const float* v = q + 2 * s.c;
+            std::vector<float> scratch(s.scratch_size), scratch_ref(s.scratch_size);
+            std::vector<float> out(s.rows * s.shape.ld_out, 7.0f), out_ref = out;
+            std::vector<float> probs(s.probs_size), probs_ref(s.probs_size);
+            k::attention_forward(out.data(), probs.data(), q, kp, v, s.seqs.data(), s.shape, 0,
+                                 items, scratch.data());
+            k::attention_forward_ref<float>(out_ref.data(), probs_ref.data(), q, kp, v,
+                                            s.seqs.data(), s.shape, 0, items, scratch_ref.data());
+            EXPECT_LE(rel_diff(out, out_ref), kReduce) << "attention_forward out";
+            EXPECT_LE(rel_diff(probs, probs_ref), kReduce) << "attention_forward probs";
+            for (int64_t i = 0; i < s.rows; ++i) {
+                for (int64_t j = s.c; j < s.shape.ld_out; ++j) {
+                    ASSERT_EQ(out[i * s.shape.ld_out + j], 7.0f) << "pad column written";
+                }
+            }
+            std::vector<float> out_inf(out.size(), 7.0f);
+            k::attention_forward(out_inf.data(), nullptr, q, kp, v, s.seqs.data(), s.shape, 0,
+                                 items, scratch.data());
+            EXPECT_LE(rel_diff(out_inf, out), kRound) << "attention_forward inference";
+
+            std::vector<float> dqkv = rng.vec<float>(s.qkv.size());
+            std::vector<float> dqkv_ref = dqkv;
+            k::attention_backward(dqkv.data(), dqkv.data() + s.c, dqkv.data() + 2 * s.c,
+                                  s.dout.data(), q, kp, v, probs_ref.data(), s.seqs.data(), s.shape,
+                                  0, items, scratch.data());
+            k::attention_backward_ref<float>(
+                dqkv_ref.data(), dqkv_ref.data() + s.c, dqkv_ref.data() + 2 * s.c, s.dout.data(), q,
+                kp, v, probs_ref.data(), s.seqs.data(), s.shape, 0, items, scratch_ref.data());
+            EXPECT_LE(rel_diff(dqkv, dqkv_ref), kReduce) << "attention_backward";
+        }
+    });
 }
 
 TEST(KernelDispatch, Attention) {

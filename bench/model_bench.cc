@@ -1,0 +1,146 @@
+// Whole inference forwards (Session::forward): BERT-base-shaped random models, dense and
+// factored at ranks 32/64/128/256, and bert-mini-sst2 from ../shared when present.
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "bench/bench_util.h"
+#include "models/session.h"
+
+namespace fwsvd::bench {
+
+BertConfig bert_base_config() {
+    BertConfig c;  // the defaults are BERT-base's
+    c.hidden_act = "gelu";
+    c.set_num_labels(2);
+    return c;
+}
+
+std::shared_ptr<const BertModel> random_bert(const BertConfig& config, int64_t rank,
+                                             uint64_t seed) {
+    LayoutOptions options;
+    if (rank > 0) {
+        for (const auto& prefix : encoder_linear_prefixes(config)) options.ranks[prefix] = rank;
+    }
+    ParamLayout layout(config, options);
+    Tensor flat = Tensor::zeros({layout.total_floats()});
+    std::mt19937_64 gen(seed);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    for (const ParamEntry& e : layout.entries()) {
+        float* p = flat.data<float>() + e.offset;
+        const bool gamma =
+            e.kind == ParamKind::layernorm && e.name.compare(e.name.size() - 7, 7, ".weight") == 0;
+        for (int64_t i = 0; i < e.numel; ++i) p[i] = gamma ? 1.0f : normal(gen);
+    }
+    return BertModel::from_flat(config, layout, std::move(flat));
+}
+
+Batch random_batch(const BertConfig& config, int64_t seq, int64_t batch, uint64_t seed) {
+    std::mt19937_64 gen(seed);
+    std::uniform_int_distribution<int32_t> id(0, int32_t(config.vocab_size - 1));
+    Batch b;
+    std::vector<int32_t> ids(static_cast<size_t>(seq));
+    for (int64_t s = 0; s < batch; ++s) {
+        for (auto& v : ids) v = id(gen);
+        b.add(ids.data(), nullptr, seq);
+    }
+    return b;
+}
+
+namespace {
+
+// Models by id: 0 BERT-base dense, 1-4 BERT-base factored at ranks 32/64/128/256, 5 bert-mini.
+constexpr int64_t kRanks[] = {0, 32, 64, 128, 256};
+
+std::filesystem::path shared_dir() {
+    if (const char* env = std::getenv("FWSVD_SHARED_DIR"); env && *env) return env;
+    return std::filesystem::path(FWSVD_SOURCE_DIR) / ".." / "shared";
+}
+
+// One Session per model, kept for the whole run (the packed weights and workspace persist).
+Session* session_of(int64_t id, std::string* name) {
+    static std::mutex mutex;
+    static std::map<int64_t, std::unique_ptr<Session>> sessions;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (id == 5) {
+        *name = "bert-mini-sst2";
+    } else {
+        *name = id == 0 ? "base-dense" : "base-r" + std::to_string(kRanks[id]);
+    }
+    auto it = sessions.find(id);
+    if (it != sessions.end()) return it->second.get();
+    std::shared_ptr<const BertModel> model;
+    if (id == 5) {
+        const auto dir = shared_dir() / "models" / "bert-mini-sst2";
+        if (!std::filesystem::exists(dir / "model.safetensors")) return nullptr;
+        model = BertModel::load(dir);
+    } else {
+        model = random_bert(bert_base_config(), kRanks[id]);
+    }
+    return sessions.emplace(id, std::make_unique<Session>(model)).first->second.get();
+}
+
+void BM_BertForward(benchmark::State& st) {
+    const int64_t id = st.range(0), seq = st.range(1), batch = st.range(2);
+    const int threads = int(st.range(3));
+    std::string name;
+    Session* session = session_of(id, &name);
+    if (!session) {
+        st.SkipWithError("bert-mini-sst2 not found under FWSVD_SHARED_DIR / ../shared");
+        return;
+    }
+    st.SetLabel(name);
+    set_threads(threads);
+    const Batch b = random_batch(session->model().config(), seq, batch);
+    std::vector<float> logits(size_t(batch * session->model().config().num_labels()));
+    for (int i = 0; i < 2; ++i) session->forward(b, logits.data());  // workspace, primitives
+    FlopTimer timer(st, forward_flops(session->model(), b), threads);
+    for (auto _ : st) {
+        timer.start();
+        session->forward(b, logits.data());
+        timer.stop();
+    }
+}
+BENCHMARK(BM_BertForward)
+    ->ArgNames({"model", "seq", "batch", "threads"})
+    ->ArgsProduct({{0, 1, 2, 3, 4, 5}, {32, 128, 512}, {1, 8}, {1, 2}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// GELU as oneDNN's eltwise_gelu_erf post-op of the intermediate GEMM (the default) against
+// fwsvd's AVX-512 GELU kernel run over the intermediate output after the GEMM.
+void BM_BertGelu(benchmark::State& st) {
+    const bool fused = st.range(0) != 0;
+    const int64_t seq = st.range(1), batch = st.range(2);
+    const int threads = int(st.range(3));
+    static std::shared_ptr<const BertModel> model = random_bert(bert_base_config(), 0);
+    static std::map<bool, std::unique_ptr<Session>> sessions;
+    auto& session = sessions[fused];
+    if (!session) {
+        PackedBertOptions options;
+        options.fuse_gelu = fused;
+        session = std::make_unique<Session>(PackedBert::build(model, options));
+    }
+    st.SetLabel(fused ? "base-dense, GELU post-op" : "base-dense, GELU kernel");
+    set_threads(threads);
+    const Batch b = random_batch(model->config(), seq, batch);
+    std::vector<float> logits(size_t(2 * batch));
+    for (int i = 0; i < 2; ++i) session->forward(b, logits.data());
+    FlopTimer timer(st, forward_flops(*model, b), threads);
+    for (auto _ : st) {
+        timer.start();
+        session->forward(b, logits.data());
+        timer.stop();
+    }
+}
+BENCHMARK(BM_BertGelu)
+    ->ArgNames({"fused", "seq", "batch", "threads"})
+    ->ArgsProduct({{1, 0}, {128}, {1, 8}, {1, 2}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace fwsvd::bench

@@ -1,0 +1,76 @@
+// Inference matmuls on weights packed once: out[m, n] = epilogue(inp[m, k] · W[n, k]ᵀ + bias),
+// through oneDNN's matmul primitive with `format_tag::any` weights (its brgemm kernels' blocked
+// layout) and the bias and epilogue fused into the primitive.
+//
+// Why an object in kernels/: the packed copy of W is the one piece of state an inference GEMM
+// needs, and it is BERT-agnostic; models/packed_bert.h builds one per linear layer at load.
+//
+// Rows: oneDNN's packed-weight kernels need M fixed at primitive creation (oneDNN 2.6 gives a
+// run-time M only to its plain-weight gemm, measured 5-20% slower here), and creating a
+// primitive costs 0.3-1 ms. So a call with m rows runs on matmul_padded_rows(m) rows: up to 1024
+// rows in buckets (exact to 16, then 8, 16, 64 rows wide), beyond in 1024-row chunks.
+// A shape (k, n, epilogue, bias) keeps one primitive per bucket and OpenMP thread count, created
+// on first use and shared by every PackedMatmul and thread of the process; the weights are
+// passed at execution.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace fwsvd::kernels {
+
+// What the matmul does after adding the bias (oneDNN post-ops).
+enum class MatmulEpilogue {
+    none,
+    gelu_erf,  // out = gelu(acc + bias), oneDNN's eltwise_gelu_erf
+    residual,  // out = acc + bias + out: out holds the residual on entry (oneDNN's sum post-op)
+};
+
+// Rows a call with m rows reads from inp and writes to out (>= m; rows >= m of the result hold
+// unspecified, finite-if-inputs-are values). Buffers passed to PackedMatmul::run must have them.
+int64_t matmul_padded_rows(int64_t m);
+
+// Per-thread execution state: a oneDNN stream, the scratchpad (grown on the first use of a
+// larger primitive, then reused) and memory handles. Not thread-safe: one per thread / Session.
+class MatmulContext {
+  public:
+    MatmulContext();
+    ~MatmulContext();
+    MatmulContext(const MatmulContext&) = delete;
+    MatmulContext& operator=(const MatmulContext&) = delete;
+
+  private:
+    friend class PackedMatmul;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+class PackedMatmul {
+  public:
+    // weight [n, k] row-major (PyTorch's [out, in]) and bias [n] (may be null) are copied: the
+    // weight into oneDNN's blocked layout (a reorder), so the sources need not outlive this.
+    PackedMatmul(const float* weight, const float* bias, int64_t n, int64_t k,
+                 MatmulEpilogue epilogue);
+    ~PackedMatmul();
+    PackedMatmul(const PackedMatmul&) = delete;
+    PackedMatmul& operator=(const PackedMatmul&) = delete;
+
+    int64_t n() const { return n_; }
+    int64_t k() const { return k_; }
+    MatmulEpilogue epilogue() const { return epilogue_; }
+    // Bytes of the packed weights (the blocked layout pads n and k to its blocks).
+    size_t packed_bytes() const;
+
+    // out[m, n] (row stride n) = epilogue(inp[m, k] (row stride k) · Wᵀ + bias). Reads and
+    // writes matmul_padded_rows(m) rows of inp and out. Threads: oneDNN's (OpenMP). Thread-safe
+    // with one MatmulContext per thread.
+    void run(MatmulContext& ctx, float* out, const float* inp, int64_t m) const;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    int64_t n_, k_;
+    MatmulEpilogue epilogue_;
+};
+
+}  // namespace fwsvd::kernels

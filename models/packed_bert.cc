@@ -1,0 +1,159 @@
+#include "models/packed_bert.h"
+
+#include <algorithm>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "models/bert_forward.h"
+#include "runtime/error.h"
+
+namespace fwsvd {
+
+namespace {
+
+using kernels::MatmulEpilogue;
+using kernels::PackedMatmul;
+
+PackedLinear pack_linear(const LinearParams& p, MatmulEpilogue epilogue, const char* what) {
+    PackedLinear out;
+    out.in = p.in;
+    out.out = p.out;
+    out.rank = p.rank;
+    if (p.factored()) {
+        FWSVD_CHECK(p.a && p.b, what, ": factored layer without its weight_a / weight_b");
+        out.a = std::make_unique<PackedMatmul>(p.a, nullptr, p.rank, p.in, MatmulEpilogue::none);
+        out.w = std::make_unique<PackedMatmul>(p.b, p.bias, p.out, p.rank, epilogue);
+    } else {
+        FWSVD_CHECK(p.weight, what, ": linear layer without its weight");
+        out.w = std::make_unique<PackedMatmul>(p.weight, p.bias, p.out, p.in, epilogue);
+    }
+    return out;
+}
+
+size_t bytes_of(const PackedLinear& l) {
+    return (l.a ? l.a->packed_bytes() : 0) + (l.w ? l.w->packed_bytes() : 0);
+}
+
+// Rows of each source stacked into one [Σ rows, cols] matrix (biases: one [Σ n] vector; a null
+// bias counts as zeros).
+std::vector<float> stack_rows(const std::array<const float*, 3>& parts,
+                              const std::array<int64_t, 3>& rows, int64_t cols) {
+    std::vector<float> out;
+    for (size_t i = 0; i < 3; ++i) {
+        if (parts[i]) {
+            out.insert(out.end(), parts[i], parts[i] + rows[i] * cols);
+        } else {
+            out.resize(out.size() + size_t(rows[i] * cols), 0.0f);
+        }
+    }
+    return out;
+}
+
+void pack_qkv(PackedLayer& layer, const LayerParams& lp) {
+    const std::array<const LinearParams*, 3> ps = {&lp.query, &lp.key, &lp.value};
+    const int64_t h = lp.query.in;
+    const bool all_dense = !ps[0]->factored() && !ps[1]->factored() && !ps[2]->factored();
+    const bool all_factored = ps[0]->factored() && ps[1]->factored() && ps[2]->factored();
+    if (all_dense) {
+        // [Wq; Wk; Wv] [3H, H] and [bq; bk; bv]: one GEMM, q/k/v interleaved per row.
+        layer.qkv_form = QkvForm::fused_dense;
+        const std::vector<float> w =
+            stack_rows({ps[0]->weight, ps[1]->weight, ps[2]->weight}, {h, h, h}, h);
+        const std::vector<float> b =
+            stack_rows({ps[0]->bias, ps[1]->bias, ps[2]->bias}, {h, h, h}, 1);
+        layer.qkv =
+            std::make_unique<PackedMatmul>(w.data(), b.data(), 3 * h, h, MatmulEpilogue::none);
+    } else if (all_factored) {
+        // [Aq; Ak; Av] [rq + rk + rv, H]: one GEMM for the three first factors.
+        layer.qkv_form = QkvForm::fused_factors;
+        layer.ranks = {ps[0]->rank, ps[1]->rank, ps[2]->rank};
+        const std::vector<float> a = stack_rows({ps[0]->a, ps[1]->a, ps[2]->a}, layer.ranks, h);
+        const int64_t r3 = layer.ranks[0] + layer.ranks[1] + layer.ranks[2];
+        layer.qkv = std::make_unique<PackedMatmul>(a.data(), nullptr, r3, h, MatmulEpilogue::none);
+        for (size_t i = 0; i < 3; ++i) {
+            layer.b[i] = std::make_unique<PackedMatmul>(ps[i]->b, ps[i]->bias, ps[i]->out,
+                                                        ps[i]->rank, MatmulEpilogue::none);
+        }
+    } else {
+        layer.qkv_form = QkvForm::separate;
+        const char* names[3] = {"query", "key", "value"};
+        for (size_t i = 0; i < 3; ++i) {
+            layer.qkv_separate[i] = pack_linear(*ps[i], MatmulEpilogue::none, names[i]);
+        }
+    }
+}
+
+}  // namespace
+
+std::shared_ptr<const PackedBert> PackedBert::build(std::shared_ptr<const BertModel> model,
+                                                    const PackedBertOptions& options) {
+    FWSVD_CHECK(model != nullptr, "PackedBert: null model");
+    std::shared_ptr<PackedBert> pb(new PackedBert());
+    const BertConfig& c = model->config();
+    const BertParams& p = model->params();
+    pb->act_ = activation_of(c.hidden_act);
+    pb->gelu_fused_ = options.fuse_gelu && pb->act_ == kernels::Activation::gelu;
+    const MatmulEpilogue inter_epilogue =
+        pb->gelu_fused_ ? MatmulEpilogue::gelu_erf : MatmulEpilogue::none;
+    size_t bytes = 0;
+    int64_t middle = 0;
+    for (const LayerParams& lp : p.layers) {
+        PackedLayer layer;
+        pack_qkv(layer, lp);
+        layer.attn_out = pack_linear(lp.attn_out, MatmulEpilogue::residual, "attention output");
+        layer.inter = pack_linear(lp.inter, inter_epilogue, "intermediate");
+        layer.out = pack_linear(lp.out, MatmulEpilogue::residual, "output");
+        if (layer.qkv) bytes += layer.qkv->packed_bytes();
+        for (const auto& b : layer.b) bytes += b ? b->packed_bytes() : 0;
+        for (const auto& l : layer.qkv_separate) {
+            bytes += bytes_of(l);
+            middle = std::max(middle, l.rank);
+        }
+        if (layer.qkv_form == QkvForm::fused_factors) {
+            middle = std::max(middle, layer.ranks[0] + layer.ranks[1] + layer.ranks[2]);
+        }
+        for (const PackedLinear* l : {&layer.attn_out, &layer.inter, &layer.out}) {
+            bytes += bytes_of(*l);
+            middle = std::max(middle, l->rank);
+        }
+        pb->layers_.push_back(std::move(layer));
+    }
+    if (model->has_pooler()) {
+        pb->pooler_ = pack_linear(p.pooler, MatmulEpilogue::none, "pooler");
+        bytes += bytes_of(pb->pooler_);
+        middle = std::max(middle, pb->pooler_.rank);
+    }
+    if (model->has_classifier()) {
+        pb->classifier_ = pack_linear(p.classifier, MatmulEpilogue::none, "classifier");
+        bytes += bytes_of(pb->classifier_);
+        middle = std::max(middle, pb->classifier_.rank);
+    }
+    pb->max_middle_ = middle;
+    pb->packed_bytes_ = bytes;
+    pb->model_ = std::move(model);
+    return pb;
+}
+
+std::shared_ptr<const PackedBert> PackedBert::of(std::shared_ptr<const BertModel> model,
+                                                 const PackedBertOptions& options) {
+    FWSVD_CHECK(model != nullptr, "PackedBert: null model");
+    // Keyed by the model's address: a live PackedBert holds its model, so the address cannot
+    // be reused by another model while the entry can still be locked.
+    static std::mutex mutex;
+    static std::map<const BertModel*, std::weak_ptr<const PackedBert>> registry;
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto it = registry.begin(); it != registry.end();) {
+        it = it->second.expired() ? registry.erase(it) : std::next(it);
+    }
+    std::weak_ptr<const PackedBert>& slot = registry[model.get()];
+    if (auto existing = slot.lock()) return existing;
+    // Built under the lock: a second Session of the same model waits for this one's packing
+    // instead of packing again.
+    std::shared_ptr<const PackedBert> built = build(std::move(model), options);
+    slot = built;
+    return built;
+}
+
+}  // namespace fwsvd

@@ -1,0 +1,84 @@
+// The inference form of a BertModel: every linear layer's weights packed once for oneDNN's matmul
+// (kernels/packed_matmul.h), Q/K/V fused, biases and epilogues (GELU, residual add) attached to
+// the GEMM that produces each output. Built once per model and shared by every Session of it
+// (PackedBert::of); immutable afterwards, so threads may share it.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+
+#include "kernels/activation.h"
+#include "kernels/packed_matmul.h"
+#include "models/bert_model.h"
+
+namespace fwsvd {
+
+// A dense or factored linear layer y = epilogue(x Wᵀ + b): dense W [out, in] in `w`, or
+// factored t = x Aᵀ in `a` ([rank, in], no bias) then y = epilogue(t Bᵀ + b) in `w` ([out, rank]).
+struct PackedLinear {
+    int64_t in = 0, out = 0, rank = 0;  // rank 0: dense
+    std::unique_ptr<kernels::PackedMatmul> a;
+    std::unique_ptr<kernels::PackedMatmul> w;
+    bool factored() const { return rank > 0; }
+};
+
+// How a layer computes Q, K and V from its input x [N, H].
+enum class QkvForm {
+    fused_dense,    // one GEMM on [Wq; Wk; Wv] [3H, H] (+ [bq; bk; bv]) into qkv [N, 3H]
+    fused_factors,  // one GEMM on [Aq; Ak; Av] [rq + rk + rv, H] into t [N, rq + rk + rv], then
+                    // each third's B (+ bias) into q, k, v [N, H]
+    separate,       // dense and factored mixed: three PackedLinears into q, k, v [N, H]
+};
+
+struct PackedLayer {
+    QkvForm qkv_form = QkvForm::separate;
+    std::unique_ptr<kernels::PackedMatmul> qkv;               // fused_dense [3H, H]; fused_factors
+                                                              // [rq + rk + rv, H]
+    std::array<std::unique_ptr<kernels::PackedMatmul>, 3> b;  // fused_factors: Bq, Bk, Bv
+    std::array<int64_t, 3> ranks{};                           // fused_factors: rq, rk, rv
+    std::array<PackedLinear, 3> qkv_separate;                 // separate
+    PackedLinear attn_out;  // epilogue: residual (adds into the residual stream)
+    PackedLinear inter;     // epilogue: gelu_erf when PackedBert::gelu_fused, else none
+    PackedLinear out;       // epilogue: residual
+};
+
+struct PackedBertOptions {
+    // Apply an exact-GELU hidden_act as oneDNN's eltwise_gelu_erf post-op of the intermediate
+    // GEMM (else fwsvd's activation kernel runs over the intermediate output).
+    bool fuse_gelu = true;
+};
+
+class PackedBert {
+  public:
+    // The packed form of `model`, built on first request and shared while any holder keeps it
+    // (one per model per process). Thread-safe. Options apply when it is built.
+    static std::shared_ptr<const PackedBert> of(std::shared_ptr<const BertModel> model,
+                                                const PackedBertOptions& options = {});
+    // A fresh packed form not shared with anyone (benchmarks comparing options).
+    static std::shared_ptr<const PackedBert> build(std::shared_ptr<const BertModel> model,
+                                                   const PackedBertOptions& options);
+
+    const BertModel& model() const { return *model_; }
+    const std::shared_ptr<const BertModel>& shared_model() const { return model_; }
+    const std::vector<PackedLayer>& layers() const { return layers_; }
+    const PackedLinear& pooler() const { return pooler_; }
+    const PackedLinear& classifier() const { return classifier_; }
+    kernels::Activation activation() const { return act_; }
+    bool gelu_fused() const { return gelu_fused_; }
+    // Widest factored middle t [N, width] any GEMM needs (0 for a dense model).
+    int64_t max_middle() const { return max_middle_; }
+    // Bytes of all packed weights.
+    size_t packed_bytes() const { return packed_bytes_; }
+
+  private:
+    PackedBert() = default;
+    std::shared_ptr<const BertModel> model_;
+    std::vector<PackedLayer> layers_;
+    PackedLinear pooler_, classifier_;
+    kernels::Activation act_ = kernels::Activation::gelu;
+    bool gelu_fused_ = false;
+    int64_t max_middle_ = 0;
+    size_t packed_bytes_ = 0;
+};
+
+}  // namespace fwsvd

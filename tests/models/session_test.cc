@@ -1,0 +1,210 @@
+// The inference Session (packed oneDNN GEMMs, fused Q/K/V, fused epilogues, fwsvd's SIMD
+// kernels) against the training-form forward bert_forward on models built in memory: factored
+// (all Q/K/V factored: one GEMM for the three first factors; mixed dense and factored; factored
+// pooler), dense, and dense written as factored at full rank with A = I. Also: Sessions of one
+// model share its packed weights, work from several threads at once, and give the same logits
+// whatever batches came before.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "models/bert_forward.h"
+#include "models/session.h"
+#include "tests/test_util.h"
+
+namespace fwsvd::testing {
+namespace {
+
+constexpr double kTol = 1e-5;  // max |session - bert_forward| / max |bert_forward| of the logits
+
+BertConfig small_config(const std::string& act = "gelu") {
+    BertConfig c;
+    c.vocab_size = 50;
+    c.hidden_size = 64;
+    c.num_hidden_layers = 2;
+    c.num_attention_heads = 4;
+    c.intermediate_size = 96;
+    c.max_position_embeddings = 40;
+    c.hidden_act = act;
+    c.set_num_labels(3);
+    return c;
+}
+
+// Normal(0, stddev) everywhere except LayerNorm gammas (1 + small noise).
+Tensor random_flat(const ParamLayout& layout, uint64_t seed, float stddev = 0.15f) {
+    Tensor flat = Tensor::zeros({layout.total_floats()});
+    std::mt19937_64 gen(seed);
+    std::normal_distribution<float> normal(0.0f, stddev);
+    for (const ParamEntry& e : layout.entries()) {
+        float* p = flat.data<float>() + e.offset;
+        const bool gamma =
+            e.kind == ParamKind::layernorm && e.name.compare(e.name.size() - 7, 7, ".weight") == 0;
+        for (int64_t i = 0; i < e.numel; ++i)
+            p[i] = gamma ? 1.0f + 0.1f * normal(gen) : normal(gen);
+    }
+    return flat;
+}
+
+std::shared_ptr<const BertModel> random_model(const BertConfig& c,
+                                              const std::map<std::string, int64_t>& ranks,
+                                              uint64_t seed) {
+    LayoutOptions options;
+    options.ranks = ranks;
+    ParamLayout layout(c, options);
+    return BertModel::from_flat(c, layout, random_flat(layout, seed));
+}
+
+// Sequences of several lengths, one right-padded (keys < len) as Hugging Face batches are.
+Batch test_batch(const BertConfig& c, uint64_t seed) {
+    std::mt19937_64 gen(seed);
+    std::uniform_int_distribution<int32_t> id(0, int32_t(c.vocab_size - 1));
+    Batch b;
+    for (auto [len, keys] :
+         {std::pair<int64_t, int64_t>{7, 7}, {23, 23}, {12, 9}, {1, 1}, {33, 33}}) {
+        std::vector<int32_t> ids(static_cast<size_t>(len)), types(static_cast<size_t>(len));
+        for (int64_t i = 0; i < len; ++i) {
+            ids[size_t(i)] = id(gen);
+            types[size_t(i)] = i >= len / 2 ? 1 : 0;
+        }
+        b.add(ids.data(), types.data(), len, keys);
+    }
+    return b;
+}
+
+std::vector<float> reference_logits(const BertModel& m, const Batch& b) {
+    Activations acts;
+    bert_forward(m.params(), m.layout(), b, acts, ForwardOptions{});
+    const size_t n = size_t(b.size() * m.config().num_labels());
+    return std::vector<float>(acts.logits, acts.logits + n);
+}
+
+void expect_session_matches(const std::shared_ptr<const BertModel>& m, const char* what) {
+    SCOPED_TRACE(what);
+    const Batch b = test_batch(m->config(), 11);
+    const std::vector<float> want = reference_logits(*m, b);
+    Session session(m);
+    const std::vector<float> got = session.logits(b);
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_LT(max_rel_diff(got.data(), want.data(), got.size()), kTol);
+}
+
+std::map<std::string, int64_t> varied_ranks(const BertConfig& c, bool skip_query) {
+    std::map<std::string, int64_t> ranks;
+    int64_t r = 5;
+    for (const auto& prefix : encoder_linear_prefixes(c)) {
+        if (skip_query && prefix.find("attention.self.query") != std::string::npos) continue;
+        ranks[prefix] = r;
+        r = r % 23 + 3;  // ranks differ layer by layer, as FWSVD's allocation gives
+    }
+    return ranks;
+}
+
+TEST(Session, FactoredModelMatchesTrainingForward) {
+    const BertConfig c = small_config();
+    // Every Q/K/V factored: the fused [Aq; Ak; Av] GEMM, then each B.
+    expect_session_matches(random_model(c, varied_ranks(c, false), 1), "all factored");
+    // Query dense, key/value factored: the separate Q/K/V path.
+    expect_session_matches(random_model(c, varied_ranks(c, true), 2), "mixed dense/factored");
+    // Pooler and classifier factored too.
+    auto ranks = varied_ranks(c, false);
+    ranks["bert.pooler.dense"] = 7;
+    ranks["classifier"] = 2;
+    expect_session_matches(random_model(c, ranks, 3), "factored head");
+}
+
+TEST(Session, DenseModelMatchesTrainingForward) {
+    for (const char* act : {"gelu", "gelu_new", "relu", "silu"}) {
+        expect_session_matches(random_model(small_config(act), {}, 4), act);
+    }
+}
+
+// A dense model and the same weights written as factored layers at full rank with A = I
+// (B = W) give the same logits.
+TEST(Session, FullRankIdentityFactorsMatchDense) {
+    const BertConfig c = small_config();
+    auto dense = random_model(c, {}, 5);
+    std::map<std::string, int64_t> ranks;
+    for (const auto& prefix : encoder_linear_prefixes(c))
+        ranks[prefix] = linear_shape(c, prefix).first;
+    LayoutOptions options;
+    options.ranks = ranks;
+    ParamLayout layout(c, options);
+    Tensor flat = Tensor::zeros({layout.total_floats()});
+    for (const ParamEntry& e : layout.entries()) {
+        float* p = flat.data<float>() + e.offset;
+        auto ends_with = [&](const std::string& s) {
+            return e.name.size() >= s.size() &&
+                   e.name.compare(e.name.size() - s.size(), s.size(), s) == 0;
+        };
+        if (ends_with(".weight_a")) {
+            for (int64_t i = 0; i < e.shape[0]; ++i) p[i * e.shape[1] + i] = 1.0f;  // A = I
+        } else if (ends_with(".weight_b")) {
+            const std::string w = e.name.substr(0, e.name.size() - 9) + ".weight";
+            std::copy_n(dense->find_data(w), e.numel, p);  // B = W
+        } else {
+            std::copy_n(dense->find_data(e.name), e.numel, p);
+        }
+    }
+    auto factored = BertModel::from_flat(c, layout, std::move(flat));
+    const Batch b = test_batch(c, 12);
+    Session sd(dense), sf(factored);
+    const auto ld = sd.logits(b), lf = sf.logits(b);
+    EXPECT_LT(max_rel_diff(lf.data(), ld.data(), ld.size()), kTol);
+}
+
+TEST(Session, SessionsShareThePackedModelAndRunConcurrently) {
+    const BertConfig c = small_config();
+    auto m = random_model(c, varied_ranks(c, false), 6);
+    Session a(m), b(m);
+    EXPECT_EQ(&a.packed(), &b.packed()) << "one PackedBert per model";
+    const Batch batch = test_batch(c, 13);
+    const std::vector<float> want = a.logits(batch);
+    std::vector<std::vector<float>> got(2);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&, t] {
+            Session s(m);
+            for (int i = 0; i < 5; ++i) got[size_t(t)] = s.logits(batch);
+        });
+    }
+    for (auto& th : threads) th.join();
+    for (const auto& g : got) {
+        ASSERT_EQ(g.size(), want.size());
+        EXPECT_LT(max_rel_diff(g.data(), want.data(), g.size()), 1e-6);
+    }
+}
+
+TEST(Session, LogitsDoNotDependOnEarlierBatches) {
+    const BertConfig c = small_config();
+    auto m = random_model(c, {}, 7);
+    const Batch big = test_batch(c, 14);
+    Batch small;
+    const int32_t ids[4] = {3, 9, 27, 1};
+    small.add(ids, nullptr, 4);
+    Session fresh(m);
+    const auto want = fresh.logits(small);
+    Session used(m);
+    used.logits(big);
+    used.logits(small);
+    used.logits(big);
+    EXPECT_EQ(used.logits(small), want);
+}
+
+TEST(Session, ForwardFlopsCountsLinearsAndAttention) {
+    const BertConfig c = small_config();
+    auto dense = random_model(c, {}, 8);
+    Batch b;
+    const int32_t ids[5] = {1, 2, 3, 4, 5};
+    b.add(ids, nullptr, 5);
+    const double H = 64, I = 96, N = 5, L = 2, C = 3;
+    const double per_layer = 2 * N * (4 * H * H + 2 * H * I) + 4 * N * N * H;
+    EXPECT_DOUBLE_EQ(forward_flops(*dense, b), L * per_layer + 2 * (H * H + H * C));
+}
+
+}  // namespace
+}  // namespace fwsvd::testing
