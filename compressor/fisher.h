@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "models/bert_model.h"
 #include "models/task.h"
@@ -30,6 +31,10 @@ struct FisherResult {
     std::string model_checksum;  // SHA-256 of the model's model.safetensors
     double seconds = 0;
 };
+
+// The examples compute_fisher uses, in order: 0..n-1 when examples <= 0, else the first
+// min(examples, n) of a seeded Fisher-Yates shuffle of 0..n-1 (the same on every platform).
+std::vector<size_t> fisher_sample(size_t n, int64_t examples, uint64_t seed);
 
 // Computes the empirical Fisher of `model` on labelled `data` (eval mode: no dropout).
 FisherResult compute_fisher(const BertModel& model, const EncodedData& data,

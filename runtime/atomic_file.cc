@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>  // renameat2
 #include <unistd.h>
 
 #include <atomic>
@@ -43,8 +44,12 @@ std::mutex g_temp_mutex;
 void remove_tree_signal_safe(const char* path);
 
 void interrupt_handler(int sig) {
-    for (int i = 0; i < kMaxTemp; ++i) {
-        if (g_temp_used[i].load()) remove_tree_signal_safe(g_temp_paths[i]);
+    // Two passes: a temporary file inside a temporary folder may sit in a later slot, and the
+    // folder can only be removed once it is gone.
+    for (int pass = 0; pass < 2; ++pass) {
+        for (int i = 0; i < kMaxTemp; ++i) {
+            if (g_temp_used[i].load()) remove_tree_signal_safe(g_temp_paths[i]);
+        }
     }
     signal(sig, SIG_DFL);
     raise(sig);
@@ -139,16 +144,16 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
 
 AtomicDir::AtomicDir(const fs::path& destination) : dest_(destination) {
     FWSVD_CHECK(!dest_.empty(), "empty output folder name");
-    if (fs::exists(dest_) && !fs::is_directory(dest_)) {
+    std::error_code ec;
+    if (fs::exists(dest_, ec) && !fs::is_directory(dest_, ec)) {
         throw Error(str_cat(dest_.string(), ": exists and is not a folder"), ErrorKind::usage);
     }
     fs::path parent = dest_.parent_path();
-    if (!parent.empty() && !fs::exists(parent)) {
+    if (!parent.empty() && !fs::exists(parent, ec)) {
         throw Error(str_cat(dest_.string(), ": parent folder ", parent.string(), " does not exist"),
                     ErrorKind::usage);
     }
     tmp_ = temp_sibling(dest_);
-    std::error_code ec;
     fs::create_directory(tmp_, ec);
     if (ec) {
         throw Error(str_cat(dest_.string(), ": cannot create temporary folder: ", ec.message()),
@@ -167,7 +172,8 @@ AtomicDir::~AtomicDir() {
 
 void AtomicDir::commit() {
     // Flush the files' data before they become visible under the final name.
-    for (const auto& entry : fs::directory_iterator(tmp_)) {
+    std::error_code dir_ec;
+    for (const auto& entry : fs::directory_iterator(tmp_, dir_ec)) {
         int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
             ::fsync(fd);
@@ -175,7 +181,21 @@ void AtomicDir::commit() {
         }
     }
     std::error_code ec;
-    if (fs::exists(dest_)) {
+    if (fs::exists(dest_, ec)) {
+        // Swap the two folders in one step where the file system can (Linux renameat2): the
+        // destination is never absent, even if the process dies here. tmp_ then holds the
+        // previous output, which is removed (and still registered for interrupt cleanup).
+        if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, dest_.c_str(), RENAME_EXCHANGE) == 0) {
+            fs::remove_all(tmp_, ec);
+            committed_ = true;
+            unregister_temp_path(tmp_);
+            return;
+        }
+        if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) {
+            throw Error(str_cat(dest_.string(),
+                                ": cannot swap the new output into place: ", std::strerror(errno)),
+                        ErrorKind::io);
+        }
         fs::path old = temp_sibling(dest_);
         fs::rename(dest_, old, ec);
         if (ec) {

@@ -1,9 +1,8 @@
 #include "runtime/config.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "runtime/error.h"
+#include "runtime/json_util.h"
+#include "runtime/read_file.h"
 
 namespace fwsvd {
 namespace {
@@ -24,7 +23,8 @@ void read_field(const nlohmann::json& j, const char* key, T* out, const std::str
             *out = v.get<std::string>();
         }
     } catch (const Error&) {
-        throw Error(str_cat(source, ": field '", key, "' has the wrong type (", v.dump(), ")"));
+        throw Error(
+            str_cat(source, ": field '", key, "' has the wrong type (", json_brief(v), ")"));
     }
 }
 
@@ -35,9 +35,13 @@ BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& sou
     BertConfig c;
     c.raw = j;
     read_field(j, "model_type", &c.model_type, source);
-    if (j.contains("architectures") && j["architectures"].is_array()) {
-        for (const auto& a : j["architectures"]) {
-            if (a.is_string()) c.architectures.push_back(a.get<std::string>());
+    if (j.contains("architectures") && !j["architectures"].is_null()) {
+        const auto& arch = j["architectures"];
+        FWSVD_CHECK(arch.is_array(), source, ": 'architectures' is not a list of class names");
+        for (const auto& a : arch) {
+            FWSVD_CHECK(a.is_string(), source, ": 'architectures' holds ", json_brief(a),
+                        ", not a class name");
+            c.architectures.push_back(a.get<std::string>());
         }
     }
     read_field(j, "vocab_size", &c.vocab_size, source);
@@ -70,15 +74,12 @@ BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& sou
         c.id2label.assign(m.size(), "");
         std::vector<bool> seen(m.size(), false);
         for (auto it = m.begin(); it != m.end(); ++it) {
-            size_t id = 0;
-            try {
-                size_t used = 0;
-                long long v = std::stoll(it.key(), &used);
-                if (used != it.key().size() || v < 0) throw std::invalid_argument("");
-                id = size_t(v);
-            } catch (const std::exception&) {
-                throw Error(str_cat(source, ": id2label key '", it.key(), "' is not a label id"));
-            }
+            // Decimal digits only (no sign, no spaces), at most 6 of them: ids are < 100000.
+            const std::string& key = it.key();
+            const bool digits = !key.empty() && key.size() <= 6 &&
+                                key.find_first_not_of("0123456789") == std::string::npos;
+            FWSVD_CHECK(digits, source, ": id2label key '", key, "' is not a label id");
+            const size_t id = size_t(std::stoul(key));
             FWSVD_CHECK(id < m.size() && !seen[id], source, ": id2label ids must be 0..",
                         m.size() - 1, " each once (found '", it.key(), "')");
             FWSVD_CHECK(it.value().is_string(), source, ": id2label['", it.key(),
@@ -171,18 +172,10 @@ void BertConfig::set_num_labels(int64_t n) {
 
 BertConfig BertConfig::load(const std::filesystem::path& path) {
     std::filesystem::path file = path;
-    if (std::filesystem::is_directory(file)) file /= "config.json";
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw Error(str_cat(file.string(), ": cannot open (no config.json?)"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(ss.str());
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(str_cat(file.string(), ": not valid JSON: ", e.what()));
-    }
-    return from_json(j, file.string());
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec)) file /= "config.json";
+    const std::string text = read_file(file, kMaxConfigBytes, "model config (config.json)");
+    return from_json(parse_json(text, file.string()), file.string());
 }
 
 nlohmann::json BertConfig::to_json() const {

@@ -1,17 +1,17 @@
 #include "runtime/dataset.h"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "runtime/error.h"
+#include "runtime/json_util.h"
 
 namespace fwsvd {
 namespace {
-
-// Lines longer than this are refused (a sentence pair is a few KB; 16 MB is clearly not text).
-constexpr size_t kMaxLine = 16u << 20;
 
 std::vector<std::string> split_tabs(const std::string& line) {
     std::vector<std::string> out;
@@ -46,51 +46,85 @@ const std::vector<std::string>& label_column_candidates() {
     return c;
 }
 
+// Lines of a stream, read in blocks so that a line over kMaxDataLine is refused before it is
+// held whole (std::getline would first read a 10 GB line without a newline into memory).
 class LineReader {
-public:
-    explicit LineReader(const std::string& path) : path_(path) {
-        if (path == "-") {
-            in_ = &std::cin;
-        } else {
-            if (std::filesystem::is_directory(path)) {
-                throw Error(str_cat(path, ": is a folder, expected a data file"));
-            }
-            file_.open(path, std::ios::binary);
-            if (!file_) throw Error(str_cat(path, ": cannot open data file"));
-            in_ = &file_;
-        }
-    }
+  public:
+    LineReader(std::istream& in, const std::string& source) : in_(in), source_(source) {}
+
+    // The next line without its "\n" (and "\r"); false at the end of the stream.
     bool next(std::string* line) {
-        if (!std::getline(*in_, *line)) return false;
-        ++line_no_;
-        if (line->size() > kMaxLine) {
-            throw Error(str_cat(path_, ":", line_no_, ": line of ", line->size(),
-                                " bytes is too long (limit ", kMaxLine, ")"));
+        line->clear();
+        bool got = false;
+        while (true) {
+            if (pos_ == end_ && !refill()) break;
+            const char* b = buf_.data() + pos_;
+            const auto* nl = static_cast<const char*>(std::memchr(b, '\n', end_ - pos_));
+            const size_t take = nl ? size_t(nl - b) : end_ - pos_;
+            if (line->size() + take > kMaxDataLine) {
+                throw Error(str_cat(source_, ":", line_no_ + 1, ": line longer than the limit of ",
+                                    kMaxDataLine, " bytes"));
+            }
+            line->append(b, take);
+            pos_ += take;
+            got = true;
+            if (nl) {
+                ++pos_;
+                break;
+            }
         }
+        if (!got) return false;
+        ++line_no_;
         if (!line->empty() && line->back() == '\r') line->pop_back();
         return true;
     }
+
+    // The first character that is not blank, without consuming anything; EOF when none is in
+    // the first block.
+    int peek_first_non_blank() {
+        if (pos_ == end_ && !refill()) return EOF;
+        for (size_t i = pos_; i < end_; ++i) {
+            const char c = buf_[i];
+            if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+                return static_cast<unsigned char>(c);
+            }
+        }
+        return EOF;
+    }
+
     int64_t line_no() const { return line_no_; }
 
-private:
-    std::string path_;
-    std::ifstream file_;
-    std::istream* in_ = nullptr;
+  private:
+    bool refill() {
+        if (eof_) return false;
+        in_.read(buf_.data(), std::streamsize(buf_.size()));
+        const size_t n = size_t(in_.gcount());
+        if (in_.bad()) throw Error(str_cat(source_, ": read failed"), ErrorKind::io);
+        pos_ = 0;
+        end_ = n;
+        if (n == 0) eof_ = true;
+        return n > 0;
+    }
+
+    std::istream& in_;
+    std::string source_;
+    std::vector<char> buf_ = std::vector<char>(size_t(1) << 16);
+    size_t pos_ = 0, end_ = 0;
+    bool eof_ = false;
     int64_t line_no_ = 0;
 };
 
 void check_text(const std::string& text, const std::string& where, const std::string& col) {
-    check_utf8(text, where);
+    check_utf8(text, str_cat(where, ": '", col, "'"));
     if (is_blank(text)) throw Error(str_cat(where, ": empty text in '", col, "'"));
 }
 
-Dataset read_tsv(const std::string& path, const DataOptions& opt) {
+Dataset read_tsv(LineReader& reader, const std::string& path, const DataOptions& opt) {
     Dataset ds;
     ds.source = path;
-    LineReader reader(path);
     std::string line;
     if (!reader.next(&line)) throw Error(str_cat(path, ": empty file (expected a header row)"));
-    check_utf8(line, path + ":1");
+    check_utf8(line, path + ":1: header");
     if (line.size() >= 3 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);
     std::vector<std::string> header = split_tabs(line);
     auto col_index = [&](const std::string& name) -> int {
@@ -168,7 +202,7 @@ Dataset read_tsv(const std::string& path, const DataOptions& opt) {
         }
         if (label_idx >= 0) {
             ex.label = cols[label_idx];
-            check_utf8(ex.label, where);
+            check_utf8(ex.label, str_cat(where, ": '", ds.label_col_used, "'"));
             FWSVD_CHECK(!is_blank(ex.label), where, ": empty label in '", ds.label_col_used, "'");
             ex.has_label = true;
         }
@@ -192,22 +226,18 @@ std::vector<int32_t> read_id_array(const nlohmann::json& v, const std::string& w
     return out;
 }
 
-Dataset read_jsonl(const std::string& path, const DataOptions& opt) {
+Dataset read_jsonl(LineReader& reader, const std::string& path, const DataOptions& opt) {
     Dataset ds;
     ds.source = path;
-    LineReader reader(path);
+    FWSVD_CHECK(opt.text_cols.size() <= 2, "--text-cols takes one or two fields");
     std::string line;
     while (reader.next(&line)) {
         const std::string where = str_cat(path, ":", reader.line_no());
         if (is_blank(line)) continue;
         check_utf8(line, where);
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(line);
-        } catch (const nlohmann::json::exception& e) {
-            throw Error(str_cat(where, ": not valid JSON: ", e.what()));
-        }
-        FWSVD_CHECK(j.is_object(), where, ": each line must be a JSON object");
+        const nlohmann::json j = parse_json(line, where);
+        FWSVD_CHECK(j.is_object(), where, ": each line must be a JSON object, found ",
+                    json_brief(j));
         Example ex;
         ex.line = reader.line_no();
         if (j.contains("input_ids")) {
@@ -281,66 +311,47 @@ Dataset read_jsonl(const std::string& path, const DataOptions& opt) {
     return ds;
 }
 
-bool looks_like_jsonl(const std::string& path) {
-    auto ends_with = [&](const char* suffix) {
-        std::string s(suffix);
-        return path.size() >= s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0;
-    };
-    if (ends_with(".jsonl") || ends_with(".json") || ends_with(".ndjson")) return true;
-    if (ends_with(".tsv") || ends_with(".txt") || path == "-") return false;
-    std::ifstream in(path, std::ios::binary);
-    int c;
-    while ((c = in.get()) != EOF && (c == ' ' || c == '\n' || c == '\r' || c == '\t')) {
+bool ends_with(const std::string& s, const char* suffix) {
+    const size_t n = std::strlen(suffix);
+    return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+DataFormat format_from_name(const std::string& path) {
+    if (ends_with(path, ".jsonl") || ends_with(path, ".json") || ends_with(path, ".ndjson")) {
+        return DataFormat::jsonl;
     }
-    return c == '{';
+    if (ends_with(path, ".tsv") || ends_with(path, ".txt")) return DataFormat::tsv;
+    return DataFormat::sniff;
 }
 
 }  // namespace
 
-void check_utf8(std::string_view s, const std::string& where) {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    size_t n = s.size(), i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        int len;
-        uint32_t cp;
-        if ((c & 0xE0) == 0xC0) {
-            len = 2;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            throw Error(str_cat(where, ": invalid UTF-8 at byte ", i));
-        }
-        if (i + len > n) throw Error(str_cat(where, ": invalid UTF-8 (truncated) at byte ", i));
-        for (int k = 1; k < len; ++k) {
-            if ((p[i + k] & 0xC0) != 0x80) throw Error(str_cat(where, ": invalid UTF-8 at byte ", i));
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-                        (len == 4 && cp < 0x10000);
-        if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            throw Error(str_cat(where, ": invalid UTF-8 at byte ", i));
-        }
-        i += size_t(len);
+Dataset read_dataset(std::istream& in, const std::string& source, DataFormat format,
+                     const DataOptions& options) {
+    LineReader reader(in, source);
+    if (format == DataFormat::sniff) {
+        format = reader.peek_first_non_blank() == '{' ? DataFormat::jsonl : DataFormat::tsv;
     }
+    Dataset ds = format == DataFormat::jsonl ? read_jsonl(reader, source, options)
+                                             : read_tsv(reader, source, options);
+    FWSVD_CHECK(!ds.examples.empty(), source, ": no examples");
+    return ds;
 }
 
 Dataset read_dataset(const std::string& path, const DataOptions& options) {
-    if (path != "-" && !std::filesystem::exists(path)) {
-        throw Error(str_cat(path, ": data file not found"));
+    if (path == "-") return read_dataset(std::cin, "standard input", DataFormat::sniff, options);
+    std::error_code ec;
+    const auto st = std::filesystem::status(path, ec);
+    if (!std::filesystem::exists(st)) throw Error(str_cat(path, ": data file not found"));
+    if (std::filesystem::is_directory(st)) {
+        throw Error(str_cat(path, ": is a folder, expected a data file"));
     }
-    Dataset ds = looks_like_jsonl(path) ? read_jsonl(path, options) : read_tsv(path, options);
-    FWSVD_CHECK(!ds.examples.empty(), path, ": no examples");
-    return ds;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw Error(str_cat(path, ": cannot open data file: ", std::strerror(errno)),
+                    ErrorKind::io);
+    }
+    return read_dataset(in, path, format_from_name(path), options);
 }
 
 }  // namespace fwsvd

@@ -8,9 +8,12 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "runtime/utf8.h"  // check_utf8, find_invalid_utf8
 
 namespace fwsvd {
 
@@ -39,12 +42,19 @@ struct Dataset {
     std::string label_col_used;  // "" when the data has no labels
 };
 
-// Reads a .tsv or .jsonl file (by extension; anything else is sniffed: a first line starting
-// with '{' means JSONL). "-" reads standard input. Throws Error naming file:line and the problem
-// for malformed rows, missing columns, invalid UTF-8 and empty text.
+// Reads a .tsv or .jsonl file (by extension; anything else, standard input included, is sniffed:
+// a first non-blank character '{' means JSONL). "-" reads standard input; pipes work (the file is
+// opened and read once). Throws Error naming file:line and the problem for malformed rows,
+// missing columns, invalid UTF-8, empty text and lines over 16 MB.
 Dataset read_dataset(const std::string& path, const DataOptions& options);
 
-// Checks that s is valid UTF-8; throws Error(where + ": invalid UTF-8 at byte N") otherwise.
-void check_utf8(std::string_view s, const std::string& where);
+enum class DataFormat { tsv, jsonl, sniff };
+// The same from a stream already open (in-memory data, tests, fuzzing); `source` names it in
+// messages. The stream is read to its end; a read error is Error(io).
+Dataset read_dataset(std::istream& in, const std::string& source, DataFormat format,
+                     const DataOptions& options);
+
+// Lines longer than this are refused (a sentence pair is a few KB; 16 MB is clearly not text).
+inline constexpr size_t kMaxDataLine = size_t(16) << 20;
 
 }  // namespace fwsvd

@@ -12,6 +12,7 @@
 
 #include "runtime/atomic_file.h"
 #include "runtime/error.h"
+#include "runtime/json_util.h"
 
 namespace fwsvd {
 namespace {
@@ -23,12 +24,12 @@ constexpr uint64_t kMaxHeader = 100ull << 20;
 
 std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::filesystem::path& path) {
     const std::string where = path.string();
-    auto fail = [&](const std::string& what) -> Error { return Error(where + ": " + what); };
-
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO would otherwise wait for a writer (regular files ignore it).
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
-        throw Error(str_cat(where, ": cannot open: ", std::strerror(errno)),
-                    errno == ENOENT ? ErrorKind::invalid_input : ErrorKind::io);
+        const int e = errno;
+        throw Error(str_cat(where, ": cannot open: ", std::strerror(e)),
+                    e == ENOENT || e == ENOTDIR ? ErrorKind::invalid_input : ErrorKind::io);
     }
     struct stat st{};
     if (::fstat(fd, &st) != 0) {
@@ -38,42 +39,56 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::filesyst
     }
     if (!S_ISREG(st.st_mode)) {
         ::close(fd);
-        throw fail("not a regular file");
+        throw Error(where + (S_ISDIR(st.st_mode) ? ": is a folder, not a safetensors file"
+                                                 : ": not a regular file"));
     }
     std::shared_ptr<SafetensorsFile> file(new SafetensorsFile());
     file->path_ = path;
     file->size_ = size_t(st.st_size);
-    if (file->size_ < 8) {
-        ::close(fd);
-        throw fail(str_cat("truncated: ", file->size_, " bytes, shorter than the 8-byte header "
-                                                        "length"));
+    if (file->size_ >= 8) {  // shorter files are refused by parse_image without a mapping
+        void* map = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) {
+            int e = errno;
+            ::close(fd);
+            throw Error(str_cat(where, ": cannot map: ", std::strerror(e)), ErrorKind::io);
+        }
+        file->map_ = map;
+        file->bytes_ = static_cast<const unsigned char*>(map);
     }
-    void* map = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
     ::close(fd);
-    if (map == MAP_FAILED) {
-        throw Error(str_cat(where, ": cannot map: ", std::strerror(errno)), ErrorKind::io);
-    }
-    file->map_ = map;
-    const auto* bytes = static_cast<const unsigned char*>(map);
+    file->parse_image(where);
+    return file;
+}
 
+std::shared_ptr<const SafetensorsFile> SafetensorsFile::parse(const void* data, size_t size,
+                                                              const std::string& name) {
+    std::shared_ptr<SafetensorsFile> file(new SafetensorsFile());
+    file->path_ = name;
+    file->size_ = size;
+    file->bytes_ = static_cast<const unsigned char*>(data);
+    file->parse_image(name);
+    return file;
+}
+
+void SafetensorsFile::parse_image(const std::string& where) {
+    auto fail = [&](const std::string& what) -> Error { return Error(where + ": " + what); };
+    if (size_ < 8) {
+        throw fail(str_cat("truncated: ", size_, " bytes, shorter than the 8-byte header length"));
+    }
+    const unsigned char* bytes = bytes_;
     uint64_t header_len = 0;
     for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
-    if (header_len > file->size_ - 8) {
+    if (header_len > size_ - 8) {
         throw fail(str_cat("header length ", header_len, " goes beyond the end of the file (",
-                           file->size_, " bytes): truncated or not a safetensors file"));
+                           size_, " bytes): truncated or not a safetensors file"));
     }
     if (header_len > kMaxHeader) throw fail(str_cat("header length ", header_len, " is too large"));
     if (header_len < 2) throw fail("header is empty");
     const char* hbeg = reinterpret_cast<const char*>(bytes + 8);
-    nlohmann::json header;
-    try {
-        header = nlohmann::json::parse(hbeg, hbeg + header_len);
-    } catch (const nlohmann::json::exception& e) {
-        throw fail(str_cat("header is not valid JSON: ", e.what()));
-    }
+    nlohmann::json header = parse_json(std::string_view(hbeg, header_len), where + ": header");
     if (!header.is_object()) throw fail("header is not a JSON object");
 
-    const uint64_t data_size = file->size_ - 8 - header_len;
+    const uint64_t data_size = size_ - 8 - header_len;
     const unsigned char* data = bytes + 8 + header_len;
     for (auto it = header.begin(); it != header.end(); ++it) {
         const std::string& name = it.key();
@@ -84,7 +99,7 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::filesyst
                 if (!m.value().is_string()) {
                     throw fail(str_cat("__metadata__ value of '", m.key(), "' is not a string"));
                 }
-                file->metadata_[m.key()] = m.value().get<std::string>();
+                metadata_[m.key()] = m.value().get<std::string>();
             }
             continue;
         }
@@ -133,14 +148,14 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::filesyst
                                 shape_str(info.shape), " needs ", uint64_t(info.numel) * esize));
         }
         info.data = data + info.begin;
-        file->tensors_.push_back(std::move(info));
+        tensors_.push_back(std::move(info));
     }
-    std::sort(file->tensors_.begin(), file->tensors_.end(),
+    std::sort(tensors_.begin(), tensors_.end(),
               [](const TensorInfo& a, const TensorInfo& b) {
                   return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
               });
     uint64_t pos = 0;
-    for (const auto& t : file->tensors_) {
+    for (const auto& t : tensors_) {
         if (t.begin < pos) {
             throw fail(str_cat("tensor '", t.name, "' overlaps the previous tensor's data"));
         }
@@ -154,8 +169,7 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::filesyst
         throw fail(str_cat("data section has ", data_size - pos,
                            " bytes after the last tensor that no tensor uses"));
     }
-    for (size_t i = 0; i < file->tensors_.size(); ++i) file->index_[file->tensors_[i].name] = i;
-    return file;
+    for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
 }
 
 SafetensorsFile::~SafetensorsFile() {
@@ -228,7 +242,8 @@ std::string SafetensorsWriter::serialize() const {
                         {"data_offsets", {offset, offset + e.bytes.size()}}};
         offset += e.bytes.size();
     }
-    std::string h = header.dump();
+    // Metadata may carry file names, which need not be UTF-8: invalid bytes become U+FFFD.
+    std::string h = header.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     while ((8 + h.size()) % 8 != 0) h.push_back(' ');
     std::string out;
     out.reserve(8 + h.size() + offset);

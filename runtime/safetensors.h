@@ -28,6 +28,10 @@ public:
     // header length beyond the file, header not a JSON object, unknown dtype, bad shape, offsets
     // outside the data or overlapping or leaving holes, size not matching dtype and shape.
     static std::shared_ptr<const SafetensorsFile> open(const std::filesystem::path& path);
+    // Validates a safetensors image already in memory, as open() does a file's; `name` stands
+    // for the file in messages. The tensors point into data, which must outlive the result.
+    static std::shared_ptr<const SafetensorsFile> parse(const void* data, size_t size,
+                                                        const std::string& name);
     ~SafetensorsFile();
     SafetensorsFile(const SafetensorsFile&) = delete;
     SafetensorsFile& operator=(const SafetensorsFile&) = delete;
@@ -51,8 +55,11 @@ public:
 
 private:
     SafetensorsFile() = default;
+    // Validates the image at bytes_ (size_ bytes) and fills tensors_, index_ and metadata_.
+    void parse_image(const std::string& where);
     std::filesystem::path path_;
-    void* map_ = nullptr;
+    void* map_ = nullptr;  // owned mapping (open), or null (parse)
+    const unsigned char* bytes_ = nullptr;
     size_t size_ = 0;
     std::vector<TensorInfo> tensors_;
     std::map<std::string, size_t> index_;

@@ -1,10 +1,10 @@
 #include "runtime/tokenizer.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "runtime/error.h"
+#include "runtime/json_util.h"
+#include "runtime/read_file.h"
 #include "runtime/tokenizer_json.h"
 #include "runtime/tokenizer_sentencepiece.h"
 #include "runtime/tokenizer_wordpiece.h"
@@ -27,11 +27,13 @@ std::pair<size_t, size_t> longest_first_lengths(size_t n1, size_t n2, size_t bud
     return {n1, n2};
 }
 
-Encoding Tokenizer::encode(std::string_view a, int64_t max_len) const {
+Encoding Tokenizer::encode(std::string_view a, int64_t max_len, bool* truncated) const {
     FWSVD_CHECK(max_len >= 2, "tokenizer: max_len ", max_len,
                 " leaves no room for [CLS] and [SEP] (a single text needs max_len >= 2)");
-    std::vector<int32_t> ids = tokenize(a);
+    // One token beyond what fits is enough to know that the text was cut.
+    std::vector<int32_t> ids = tokenize_prefix(a, size_t(max_len - 2) + 1);
     const size_t keep = std::min(ids.size(), size_t(max_len - 2));
+    if (truncated) *truncated = keep < ids.size();
     Encoding enc;
     enc.ids.reserve(keep + 2);
     enc.ids.push_back(cls_id_);
@@ -41,12 +43,23 @@ Encoding Tokenizer::encode(std::string_view a, int64_t max_len) const {
     return enc;
 }
 
-Encoding Tokenizer::encode_pair(std::string_view a, std::string_view b, int64_t max_len) const {
+Encoding Tokenizer::encode_pair(std::string_view a, std::string_view b, int64_t max_len,
+                                bool* truncated) const {
     FWSVD_CHECK(max_len >= 3, "tokenizer: max_len ", max_len,
                 " leaves no room for [CLS], [SEP] and [SEP] (a pair needs max_len >= 3)");
-    std::vector<int32_t> ids_a = tokenize(a);
-    std::vector<int32_t> ids_b = tokenize(b);
-    auto [n1, n2] = longest_first_lengths(ids_a.size(), ids_b.size(), size_t(max_len - 3));
+    // longest_first_lengths gives the same result for lengths capped at budget + 1, except when
+    // both sides exceed the budget and it is odd: the longer side gets the odd token, so then
+    // the full lengths are needed.
+    const size_t budget = size_t(max_len - 3);
+    std::vector<int32_t> ids_a = tokenize_prefix(a, budget + 1);
+    std::vector<int32_t> ids_b = tokenize_prefix(b, budget + 1);
+    size_t len_a = std::min(ids_a.size(), budget + 1), len_b = std::min(ids_b.size(), budget + 1);
+    if (len_a > budget && len_b > budget && budget % 2 == 1) {
+        len_a = tokenize(a).size();
+        len_b = tokenize(b).size();
+    }
+    auto [n1, n2] = longest_first_lengths(len_a, len_b, budget);
+    if (truncated) *truncated = n1 < len_a || n2 < len_b;
     Encoding enc;
     enc.ids.reserve(n1 + n2 + 3);
     enc.ids.push_back(cls_id_);
@@ -78,17 +91,8 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir) {
 namespace tokenizer_json {
 
 nlohmann::json read_object(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw Error(str_cat(file.string(), ": cannot open"), ErrorKind::io);
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    if (in.bad()) throw Error(str_cat(file.string(), ": read failed"), ErrorKind::io);
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(buf.str());
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(str_cat(file.string(), ": invalid JSON: ", e.what()));
-    }
+    nlohmann::json j =
+        parse_json(read_file(file, kMaxTokenizerBytes, "tokenizer file"), file.string());
     FWSVD_CHECK(j.is_object(), file.string(), ": expected a JSON object at the top level");
     return j;
 }
@@ -98,7 +102,7 @@ std::optional<bool> get_bool(const nlohmann::json& obj, std::string_view key,
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return std::nullopt;
     FWSVD_CHECK(it->is_boolean(), file.string(), ": \"", key,
-                "\" must be true, false or null, not ", it->dump());
+                "\" must be true, false or null, not ", json_brief(*it));
     return it->get<bool>();
 }
 
@@ -107,7 +111,7 @@ std::optional<int64_t> get_int(const nlohmann::json& obj, std::string_view key,
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return std::nullopt;
     FWSVD_CHECK(it->is_number_integer(), file.string(), ": \"", key, "\" must be an integer, not ",
-                it->dump());
+                json_brief(*it));
     return it->get<int64_t>();
 }
 
@@ -122,7 +126,7 @@ std::optional<std::string> get_token(const nlohmann::json& obj, std::string_view
     }
     throw Error(str_cat(file.string(), ": \"", key,
                         "\" must be a string or an object with a \"content\" string, not ",
-                        it->dump()));
+                        json_brief(*it)));
 }
 
 }  // namespace tokenizer_json

@@ -28,13 +28,22 @@ class Tokenizer {
     // Ids of one text, without special tokens. Throws Error on invalid UTF-8.
     virtual std::vector<int32_t> tokenize(std::string_view text) const = 0;
 
+    // A prefix of tokenize(text) holding at least min(max_tokens, all) ids (it may hold more).
+    // Tokenizers that can stop early do (WordPiece: a 10 MB text costs what its first words
+    // cost); the default tokenizes everything. Throws Error on invalid UTF-8 anywhere in text.
+    virtual std::vector<int32_t> tokenize_prefix(std::string_view text, size_t max_tokens) const {
+        (void)max_tokens;
+        return tokenize(text);
+    }
+
     // [CLS] a [SEP], with a truncated at the end so that the total is <= max_len (>= 2, else
-    // Error).
-    Encoding encode(std::string_view a, int64_t max_len) const;
+    // Error). *truncated (when given) tells whether tokens were cut.
+    Encoding encode(std::string_view a, int64_t max_len, bool* truncated = nullptr) const;
 
     // [CLS] a [SEP] b [SEP], truncated as HF's truncation="longest_first" (see
     // longest_first_lengths) so that the total is <= max_len (>= 3, else Error).
-    Encoding encode_pair(std::string_view a, std::string_view b, int64_t max_len) const;
+    Encoding encode_pair(std::string_view a, std::string_view b, int64_t max_len,
+                         bool* truncated = nullptr) const;
 
     // Number of ids (the largest id + 1): the embedding rows a model needs.
     virtual int64_t vocab_size() const = 0;

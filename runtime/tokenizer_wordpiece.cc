@@ -1,10 +1,12 @@
 #include "runtime/tokenizer_wordpiece.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <climits>
+#include <cstdint>
 
 #include "runtime/error.h"
+#include "runtime/json_util.h"
+#include "runtime/read_file.h"
 #include "runtime/tokenizer_json.h"
 #include "runtime/unicode.h"
 
@@ -15,16 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string read_vocab_file(const fs::path& file) {
-    std::error_code ec;
-    FWSVD_CHECK(fs::exists(file, ec), file.string(), ": vocabulary file not found");
-    FWSVD_CHECK(!fs::is_directory(file, ec), file.string(),
-                ": is a folder, expected a vocabulary file");
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw Error(str_cat(file.string(), ": cannot open vocabulary file"), ErrorKind::io);
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    if (in.bad()) throw Error(str_cat(file.string(), ": read failed"), ErrorKind::io);
-    return buf.str();
+    return read_file(file, kMaxTokenizerBytes, "vocabulary file");
 }
 
 // Splits text into lines as Python's text mode (universal newlines: "\n", "\r\n" and "\r" end
@@ -91,10 +84,13 @@ WordPieceOptions read_wordpiece_options(const fs::path& model_dir) {
             for (const auto& t : *added) {
                 FWSVD_CHECK(t.is_object() && t.contains("content") && t["content"].is_string() &&
                                 t.contains("id") && t["id"].is_number_integer(),
-                            tj.string(), ": malformed entry in \"added_tokens\": ", t.dump());
+                            tj.string(), ": malformed entry in \"added_tokens\": ", json_brief(t));
+                const int64_t id = t["id"].get<int64_t>();
+                FWSVD_CHECK(id >= 0 && id < INT32_MAX, tj.string(), ": added token id ", id,
+                            " is out of range");
                 AddedToken a;
                 a.content = t["content"].get<std::string>();
-                a.id = t["id"].get<int32_t>();
+                a.id = int32_t(id);
                 a.normalized = get_bool(t, "normalized", tj).value_or(false);
                 o.added_tokens.push_back(std::move(a));
             }
@@ -116,15 +112,14 @@ WordPieceOptions read_wordpiece_options(const fs::path& model_dir) {
         if (o.added_tokens.empty() && dec != c.end() && dec->is_object()) {
             for (const auto& [key, t] : dec->items()) {
                 AddedToken a;
-                try {
-                    a.id = int32_t(std::stol(key));
-                } catch (const std::exception&) {
-                    throw Error(str_cat(tc.string(), ": \"added_tokens_decoder\" key \"", key,
-                                        "\" is not an id"));
-                }
+                const bool digits = !key.empty() && key.size() <= 9 &&
+                                    key.find_first_not_of("0123456789") == std::string::npos;
+                FWSVD_CHECK(digits, tc.string(), ": \"added_tokens_decoder\" key \"", key,
+                            "\" is not an id");
+                a.id = int32_t(std::stol(key));
                 FWSVD_CHECK(t.is_object() && t.contains("content") && t["content"].is_string(),
                             tc.string(),
-                            ": malformed entry in \"added_tokens_decoder\": ", t.dump());
+                            ": malformed entry in \"added_tokens_decoder\": ", json_brief(t));
                 a.content = t["content"].get<std::string>();
                 a.normalized = get_bool(t, "normalized", tc).value_or(false);
                 o.added_tokens.push_back(std::move(a));
@@ -158,12 +153,13 @@ WordPieceTokenizer::WordPieceTokenizer(const fs::path& vocab_file, WordPieceOpti
     for (size_t i = 0; i < tokens_.size(); ++i) {
         const std::string& t = tokens_[i];
         word_start_[t] = int32_t(i);  // a repeated token keeps its last line, as HF
-        max_start_bytes_ = std::max(max_start_bytes_, t.size());
+        start_trie_.insert(t, int32_t(i));
         if (t.size() > prefix.size() && t.compare(0, prefix.size(), prefix) == 0) {
-            continuation_[t.substr(prefix.size())] = int32_t(i);
-            max_continuation_bytes_ = std::max(max_continuation_bytes_, t.size() - prefix.size());
+            continuation_trie_.insert(std::string_view(t).substr(prefix.size()), int32_t(i));
         }
     }
+    start_trie_.finish();
+    continuation_trie_.finish();
 
     // Added tokens: explicit ones, or the special tokens found in the vocabulary.
     std::vector<AddedToken> added = options_.added_tokens;
@@ -194,6 +190,10 @@ WordPieceTokenizer::WordPieceTokenizer(const fs::path& vocab_file, WordPieceOpti
         } else {
             Scratch s;
             normalize(a.content, s);
+            for (char32_t c : s.cps) {
+                normalized_added_spans_space_ |=
+                    (unicode::properties(c) & unicode::kWhitespace) != 0;
+            }
             if (!s.cps.empty()) normalized_added_.push_back(Pattern{{}, s.cps, id});
         }
     }
@@ -237,15 +237,21 @@ int32_t WordPieceTokenizer::token_to_id(std::string_view token) const {
 }
 
 std::vector<int32_t> WordPieceTokenizer::tokenize(std::string_view text) const {
+    return tokenize_prefix(text, SIZE_MAX);
+}
+
+std::vector<int32_t> WordPieceTokenizer::tokenize_prefix(std::string_view text,
+                                                         size_t max_tokens) const {
     unicode::check_utf8(text, "tokenizer: text");
     std::vector<int32_t> ids;
     Scratch scratch;
     size_t pos = 0;
-    while (pos < text.size()) {
+    while (pos < text.size() && ids.size() < max_tokens) {
         auto [at, k] = find_raw_added(text, pos);
         const size_t end = at == std::string_view::npos ? text.size() : at;
-        if (end > pos) tokenize_segment(text.substr(pos, end - pos), ids, scratch);
-        if (at == std::string_view::npos) break;
+        if (end > pos) tokenize_segment(text.substr(pos, end - pos), ids, scratch, max_tokens);
+        // Stopped inside the segment: what follows would not be a prefix of the ids.
+        if (at == std::string_view::npos || ids.size() >= max_tokens) break;
         ids.push_back(raw_added_[k].id);
         pos = at + raw_added_[k].utf8.size();
     }
@@ -321,9 +327,30 @@ void WordPieceTokenizer::normalize(std::string_view segment, Scratch& s) const {
     }
 }
 
-// Normalise, split on whitespace and punctuation (BertPreTokenizer), WordPiece each word.
+// Long segments are tokenized in chunks of about kChunkBytes cut before an ASCII space, tab or
+// newline: those are whitespace to the pre-tokenizer (with or without clean_text) and starters
+// for canonical reordering, so no word, normalisation or (when normalized_added_spans_space_ is
+// false) added-token match spans a cut, and the ids are those of the whole segment. Chunks let
+// tokenize_prefix stop after the first ones.
 void WordPieceTokenizer::tokenize_segment(std::string_view segment, std::vector<int32_t>& ids,
-                                          Scratch& s) const {
+                                          Scratch& s, size_t max_tokens) const {
+    constexpr size_t kChunkBytes = 4096;
+    auto is_cut = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    size_t pos = 0;
+    while (pos < segment.size() && ids.size() < max_tokens) {
+        size_t end = segment.size();
+        if (!normalized_added_spans_space_ && end - pos > kChunkBytes) {
+            end = pos + kChunkBytes;
+            while (end < segment.size() && !is_cut(segment[end])) ++end;
+        }
+        tokenize_chunk(segment.substr(pos, end - pos), ids, s, max_tokens);
+        pos = end;
+    }
+}
+
+// Normalise, split on whitespace and punctuation (BertPreTokenizer), WordPiece each word.
+void WordPieceTokenizer::tokenize_chunk(std::string_view segment, std::vector<int32_t>& ids,
+                                        Scratch& s, size_t max_tokens) const {
     normalize(segment, s);
     const std::u32string& cps = s.cps;
     std::string& word = s.word;
@@ -335,7 +362,7 @@ void WordPieceTokenizer::tokenize_segment(std::string_view segment, std::vector<
         word.clear();
         num_chars = 0;
     };
-    for (size_t i = 0; i < cps.size(); ++i) {
+    for (size_t i = 0; i < cps.size() && ids.size() < max_tokens; ++i) {
         if (!normalized_added_.empty()) {
             size_t k = match_normalized_added(cps, i);
             if (k != std::string_view::npos) {
@@ -376,19 +403,19 @@ void WordPieceTokenizer::word_piece(std::string_view word, size_t num_chars,
     const size_t mark = ids.size();
     size_t start = 0;
     while (start < word.size()) {
-        const TokenMap& map = start == 0 ? word_start_ : continuation_;
-        const size_t max_bytes = start == 0 ? max_start_bytes_ : max_continuation_bytes_;
-        size_t end = word.size() - start > max_bytes ? start + max_bytes : word.size();
-        while (end > start && end < word.size() && is_continuation_byte(end)) --end;
+        // The longest token that is a prefix of word[start..) and ends on a character boundary.
+        const detail::ByteTrie& trie = start == 0 ? start_trie_ : continuation_trie_;
         int32_t found = -1;
-        while (end > start) {
-            auto it = map.find(word.substr(start, end - start));
-            if (it != map.end()) {
-                found = it->second;
-                break;
+        size_t found_end = start;
+        uint32_t node = 0;
+        for (size_t i = start; i < word.size(); ++i) {
+            node = trie.child(node, static_cast<unsigned char>(word[i]));
+            if (node == detail::ByteTrie::kNone) break;
+            const int32_t id = trie.id(node);
+            if (id >= 0 && (i + 1 == word.size() || !is_continuation_byte(i + 1))) {
+                found = id;
+                found_end = i + 1;
             }
-            --end;
-            while (end > start && is_continuation_byte(end)) --end;
         }
         if (found < 0) {
             ids.resize(mark);
@@ -396,8 +423,59 @@ void WordPieceTokenizer::word_piece(std::string_view word, size_t num_chars,
             return;
         }
         ids.push_back(found);
-        start = end;
+        start = found_end;
     }
 }
+
+namespace detail {
+
+ByteTrie::ByteTrie() : ids_(1, -1), building_(1) {}
+
+void ByteTrie::insert(std::string_view key, int32_t id) {
+    uint32_t node = 0;
+    for (char ch : key) {
+        const auto b = static_cast<unsigned char>(ch);
+        uint32_t next = kNone;
+        for (const auto& [eb, c] : building_[node]) {
+            if (eb == b) {
+                next = c;
+                break;
+            }
+        }
+        if (next == kNone) {
+            next = uint32_t(ids_.size());
+            ids_.push_back(-1);
+            building_.emplace_back();
+            building_[node].emplace_back(b, next);
+        }
+        node = next;
+    }
+    ids_[node] = id;
+}
+
+void ByteTrie::finish() {
+    first_.assign(ids_.size() + 1, 0);
+    for (size_t n = 0; n < building_.size(); ++n) {
+        auto& edges = building_[n];
+        std::sort(edges.begin(), edges.end());
+        first_[n] = uint32_t(edge_byte_.size());
+        for (const auto& [b, c] : edges) {
+            edge_byte_.push_back(b);
+            edge_child_.push_back(c);
+        }
+    }
+    first_[ids_.size()] = uint32_t(edge_byte_.size());
+    building_.clear();
+    building_.shrink_to_fit();
+}
+
+uint32_t ByteTrie::child(uint32_t node, unsigned char byte) const {
+    const unsigned char* begin = edge_byte_.data() + first_[node];
+    const unsigned char* end = edge_byte_.data() + first_[node + 1];
+    const unsigned char* it = std::lower_bound(begin, end, byte);
+    return it != end && *it == byte ? edge_child_[size_t(it - edge_byte_.data())] : kNone;
+}
+
+}  // namespace detail
 
 }  // namespace fwsvd

@@ -1,6 +1,7 @@
 // WordPieceTokenizer: Hugging Face's BertTokenizer (transformers 5, i.e. the tokenizers library's
 // BertNormalizer + BertPreTokenizer + WordPiece + added special tokens), id for id.
 #pragma once
+#include <climits>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -45,6 +46,31 @@ struct WordPieceOptions {
 // give an Error naming the file.
 WordPieceOptions read_wordpiece_options(const std::filesystem::path& model_dir);
 
+namespace detail {
+
+// Byte trie of a vocabulary for WordPiece's longest-match-first search: one step per byte instead
+// of one hash lookup per candidate length (O(L) rather than O(L²) bytes hashed for a piece).
+class ByteTrie {
+  public:
+    static constexpr uint32_t kNone = UINT32_MAX;
+    ByteTrie();
+    // Maps key to id (a later insert of the same key wins). Only before finish().
+    void insert(std::string_view key, int32_t id);
+    // Packs the children into sorted arrays; no insert after it.
+    void finish();
+    uint32_t child(uint32_t node, unsigned char byte) const;
+    int32_t id(uint32_t node) const { return ids_[node]; }  // -1: no token ends here
+
+  private:
+    std::vector<int32_t> ids_;              // node -> token id (the root is node 0)
+    std::vector<uint32_t> first_;           // node -> its first edge; [nodes + 1]
+    std::vector<unsigned char> edge_byte_;  // edges, sorted by byte within a node
+    std::vector<uint32_t> edge_child_;
+    std::vector<std::vector<std::pair<unsigned char, uint32_t>>> building_;
+};
+
+}  // namespace detail
+
 class WordPieceTokenizer final : public Tokenizer {
   public:
     // Reads vocab_file (one token per line, UTF-8; the id is the line number). Error naming the
@@ -54,6 +80,7 @@ class WordPieceTokenizer final : public Tokenizer {
                                 WordPieceOptions options = {});
 
     std::vector<int32_t> tokenize(std::string_view text) const override;
+    std::vector<int32_t> tokenize_prefix(std::string_view text, size_t max_tokens) const override;
     int64_t vocab_size() const override;
     std::string id_to_token(int32_t id) const override;
 
@@ -75,8 +102,10 @@ class WordPieceTokenizer final : public Tokenizer {
     };
     struct Scratch;
 
-    void tokenize_segment(std::string_view segment, std::vector<int32_t>& ids,
-                          Scratch& scratch) const;
+    void tokenize_segment(std::string_view segment, std::vector<int32_t>& ids, Scratch& scratch,
+                          size_t max_tokens) const;
+    void tokenize_chunk(std::string_view chunk, std::vector<int32_t>& ids, Scratch& scratch,
+                        size_t max_tokens) const;
     void normalize(std::string_view segment, Scratch& scratch) const;
     void word_piece(std::string_view word, size_t num_chars, std::vector<int32_t>& ids) const;
     // Leftmost-longest raw added token at or after pos: (position, pattern index) or npos.
@@ -91,14 +120,16 @@ class WordPieceTokenizer final : public Tokenizer {
     std::vector<std::string> tokens_;                        // [vocab lines] id -> token
     std::unordered_map<int32_t, std::string> extra_tokens_;  // added tokens beyond the vocab
     TokenMap word_start_;                                    // token -> id
-    TokenMap continuation_;  // token without the "##" prefix -> id, for tokens with it
-    size_t max_start_bytes_ = 0;
-    size_t max_continuation_bytes_ = 0;
+    detail::ByteTrie start_trie_;                            // the same, for word_piece
+    detail::ByteTrie continuation_trie_;  // token without the "##" prefix -> id, for tokens with it
     int64_t vocab_size_ = 0;
 
     std::vector<Pattern> raw_added_;         // longest first
     std::vector<Pattern> normalized_added_;  // longest first
     bool raw_first_byte_[256] = {};
+    // A normalised added token holds whitespace: segments are then normalised whole, since a
+    // match could span the ASCII whitespace where long segments are otherwise cut in chunks.
+    bool normalized_added_spans_space_ = false;
 };
 
 }  // namespace fwsvd

@@ -9,16 +9,17 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/utf8.h"
+
 namespace fwsvd::unicode {
 
 // ---- UTF-8 ----------------------------------------------------------------------------------
 
-// Byte offset of the first ill-formed sequence of text (overlong forms, surrogates, code points
-// above U+10FFFF, stray continuation bytes, truncated sequences), or npos when text is valid.
-size_t find_invalid_utf8(std::string_view text);
-
-// Throws Error("<what>: invalid UTF-8 at byte offset N ...") unless text is valid UTF-8.
-void check_utf8(std::string_view text, std::string_view what);
+// The validator lives in fwsvd_runtime (runtime/utf8.h) so that the data readers share it:
+// find_invalid_utf8(text): byte offset of the first ill-formed sequence, or npos;
+// check_utf8(text, what): throws Error("<what>: invalid UTF-8 at byte offset N ...").
+using ::fwsvd::check_utf8;
+using ::fwsvd::find_invalid_utf8;
 
 // Decodes the code point starting at text[pos] and advances pos past it. text must be valid
 // UTF-8 (checked beforehand with check_utf8 / find_invalid_utf8); nothing is verified here.

@@ -6,7 +6,8 @@ pkgs=(build-essential cmake pkg-config
       libeigen3-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev libbenchmark-dev)
 if [ "${FWSVD_SETUP_PEERS:-0}" = 1 ]; then
-    pkgs+=(python3-torch python3-onnx python3-numpy nodejs npm)
+    pkgs+=(python3-torch python3-onnx python3-numpy libopenblas0-pthread nodejs)
+    command -v npm >/dev/null || pkgs+=(npm)  # NodeSource's nodejs ships npm and conflicts with it
 fi
 missing=()
 for p in "${pkgs[@]}"; do

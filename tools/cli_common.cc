@@ -1,5 +1,7 @@
 #include "tools/cli_common.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <new>
 
@@ -20,10 +22,21 @@ int guarded(const std::function<void()>& body) {
     } catch (const std::bad_alloc&) {
         std::cerr << "fwsvd: error: out of memory\n";
         return exit_code(ErrorKind::io);
+    } catch (const std::filesystem::filesystem_error& e) {
+        // The system refused (permission, I/O): what() names the path(s).
+        std::cerr << "fwsvd: error: " << e.what() << "\n";
+        return exit_code(ErrorKind::io);
     } catch (const std::exception& e) {
         std::cerr << "fwsvd: internal error: " << e.what() << "\n";
         return exit_code(ErrorKind::internal);
     }
+}
+
+void set_error_format(CLI::App* app) {
+    app->failure_message([](const CLI::App*, const CLI::Error& e) {
+        return std::string("fwsvd: error: ") + e.what() +
+               "\nRun with --help for more information.\n";
+    });
 }
 
 void DataFlags::add_to(CLI::App* app) {
@@ -31,11 +44,17 @@ void DataFlags::add_to(CLI::App* app) {
                     "Text column(s) of a TSV, 'a' or 'a,b' (default: found from the GLUE header)");
     app->add_option("--label-col", label_col,
                     "Label column (default: label, score, Quality or gold_label)");
-    app->add_option("--max-len", max_len,
-                    "Maximum tokens per example including [CLS]/[SEP]; longer inputs are "
-                    "truncated longest-first")
-        ->capture_default_str()
-        ->check(CLI::Range(int64_t(3), int64_t(1) << 20));
+    max_len_option = app->add_option("--max-len", max_len,
+                                     "Maximum tokens per example including [CLS]/[SEP]; longer "
+                                     "inputs are truncated longest-first (at most the model's "
+                                     "max_position_embeddings, the default when below 128)")
+                         ->capture_default_str()
+                         ->check(CLI::Range(int64_t(3), int64_t(1) << 20));
+}
+
+int64_t DataFlags::max_len_for(const BertConfig& config) const {
+    if (max_len_option && max_len_option->count() > 0) return max_len;
+    return std::min(max_len, config.max_position_embeddings);
 }
 
 DataOptions DataFlags::options(bool require_label) const {
@@ -68,6 +87,25 @@ LoadedModel load_model_and_tokenizer(const std::string& dir, const ModelLoadOpti
                 ": the tokenizer has ", m.tokenizer->vocab_size(),
                 " entries but the model's vocab_size is ", m.model->config().vocab_size);
     return m;
+}
+
+void check_output_file(const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::file_status st = fs::status(path, ec);
+    if (fs::is_directory(st)) {
+        throw Error(str_cat(path, ": is a folder, expected an output file name"), ErrorKind::usage);
+    }
+    // Outputs are renamed into place: that would replace a device or FIFO node (or the link to
+    // one, e.g. /dev/stdout) rather than write into it.
+    if (fs::exists(st) && !fs::is_regular_file(st)) {
+        throw Error(str_cat(path, ": exists and is not a regular file"), ErrorKind::usage);
+    }
+    const fs::path parent = fs::path(path).parent_path();
+    if (!parent.empty() && !fs::is_directory(parent, ec)) {
+        throw Error(str_cat(path, ": the output's folder ", parent.string(), " does not exist"),
+                    ErrorKind::usage);
+    }
 }
 
 std::string label_name(const BertConfig& config, int64_t k) {

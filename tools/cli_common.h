@@ -18,13 +18,19 @@ namespace fwsvd::cli {
 int exit_code(ErrorKind kind);
 // Runs body, printing "fwsvd: error: MESSAGE" to stderr and returning the exit code on failure.
 int guarded(const std::function<void()>& body);
+// Makes CLI11's parse errors (unknown flag, bad value) print "fwsvd: error: MESSAGE" too.
+void set_error_format(CLI::App* app);
 
 struct DataFlags {
     std::string text_cols;  // "a" or "a,b"
     std::string label_col;
     int64_t max_len = 128;
+    CLI::Option* max_len_option = nullptr;
     void add_to(CLI::App* app);
     DataOptions options(bool require_label) const;
+    // --max-len when given (encode_dataset refuses it beyond the model's positions), else the
+    // default 128 capped to the model's max_position_embeddings.
+    int64_t max_len_for(const BertConfig& config) const;
 };
 
 struct RunFlags {
@@ -41,6 +47,10 @@ struct LoadedModel {
 LoadedModel load_model_and_tokenizer(const std::string& dir,
                                      const ModelLoadOptions& options = {});
 
+// Checks before any work that an output file can be written where asked: Error(usage) when it
+// is a folder or its parent folder does not exist.
+void check_output_file(const std::string& path);
+
 // The label name of class id k (id2label).
 std::string label_name(const BertConfig& config, int64_t k);
 
@@ -48,5 +58,7 @@ std::string label_name(const BertConfig& config, int64_t k);
 void setup_run(CLI::App* app);
 // Registers `eval` as a subcommand.
 void setup_eval(CLI::App* app);
+// Registers `bench` (inference latency on random inputs) as a subcommand.
+void setup_bench(CLI::App* app);
 
 }  // namespace fwsvd::cli

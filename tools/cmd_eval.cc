@@ -11,6 +11,10 @@
 namespace fwsvd::cli {
 namespace {
 
+std::filesystem::path fs_join(const std::string& dir, const std::string& name) {
+    return std::filesystem::path(dir) / name;
+}
+
 struct EvalArgs {
     std::string model_dir;
     std::string data_file;
@@ -24,12 +28,22 @@ struct EvalArgs {
 void eval_command(const EvalArgs& a) {
     a.run.apply();
     if (!a.dump_logits.empty()) {
-        check_output_distinct(a.dump_logits, {a.model_dir, a.data_file});
+        // The model folder's own files too: "--dump-logits MODEL/model.safetensors" would
+        // replace the weights being evaluated.
+        std::vector<std::filesystem::path> inputs = {a.model_dir, a.data_file,
+                                                     fs_join(a.model_dir, "config.json"),
+                                                     fs_join(a.model_dir, "model.safetensors")};
+        for (const auto& name : tokenizer_file_names()) {
+            inputs.push_back(fs_join(a.model_dir, name));
+        }
+        check_output_distinct(a.dump_logits, inputs);
+        check_output_file(a.dump_logits);
     }
     LoadedModel m = load_model_and_tokenizer(a.model_dir);
     const BertConfig& c = m.model->config();
     Dataset ds = read_dataset(a.data_file, a.data.options(true));
-    EncodedData data = encode_dataset(ds, *m.tokenizer, c, a.data.max_len, true);
+    const int64_t max_len = a.data.max_len_for(c);
+    EncodedData data = encode_dataset(ds, *m.tokenizer, c, max_len, true);
     const std::string metric = primary_metric(c, data, a.metric);
 
     Session session(m.model);
@@ -59,7 +73,9 @@ void eval_command(const EvalArgs& a) {
         j["seconds"] = seconds;
         j["model"] = a.model_dir;
         j["data"] = a.data_file;
-        std::cout << j.dump() << std::endl;
+        // File names need not be UTF-8: invalid bytes become U+FFFD instead of an exception.
+        std::cout << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+                  << std::endl;
     } else {
         std::printf("%s on %s: %s %.4f (%lld examples, %.2f s)\n", a.model_dir.c_str(),
                     a.data_file.c_str(), r.metric.c_str(), r.value, (long long)r.examples,
@@ -67,7 +83,7 @@ void eval_command(const EvalArgs& a) {
         for (const auto& [k, v] : r.metrics) std::printf("  %-10s %.4f\n", k.c_str(), v);
         if (data.truncated > 0) {
             std::printf("  %lld examples were truncated to %lld tokens\n",
-                        (long long)data.truncated, (long long)a.data.max_len);
+                        (long long)data.truncated, (long long)max_len);
         }
     }
 }

@@ -51,11 +51,11 @@ void run_command(const RunArgs& a) {
     }
     std::vector<EncodedData> parts;
     if (!ds.examples.empty()) {
-        parts.push_back(encode_dataset(ds, *m.tokenizer, c, a.data.max_len, false));
+        parts.push_back(encode_dataset(ds, *m.tokenizer, c, a.data.max_len_for(c), false));
     }
     if (!a.input.empty()) {
         Dataset file = read_dataset(a.input, a.data.options(false));
-        parts.push_back(encode_dataset(file, *m.tokenizer, c, a.data.max_len, false));
+        parts.push_back(encode_dataset(file, *m.tokenizer, c, a.data.max_len_for(c), false));
     }
     Session session(m.model);
     for (const auto& part : parts) {

@@ -4,6 +4,7 @@
 #include "runtime/atomic_file.h"
 #include "runtime/version.h"
 #include "tools/cli_common.h"
+#include "tools/compressor_commands.h"
 
 int main(int argc, char** argv) {
     fwsvd::install_interrupt_cleanup();
@@ -12,9 +13,16 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", fwsvd::version());
     app.require_subcommand(1);
     app.fallthrough(false);
+    fwsvd::cli::set_error_format(&app);
     CLI::App* run = app.add_subcommand("run", "Classify texts, pairs or a data file (JSON lines)");
     fwsvd::cli::setup_run(run);
     fwsvd::cli::setup_eval(&app);
+    fwsvd::cli::setup_bench(&app);
+    fwsvd::cli::setup_compress(&app);
+    fwsvd::cli::setup_inspect(&app);
+    fwsvd::cli::setup_fisher(&app);
+    fwsvd::cli::setup_finetune(&app);
+    fwsvd::cli::setup_init(&app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::RuntimeError& e) {

@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
     CLI::App app{"fwsvd-run: classify texts with a BERT checkpoint (dense or factored); one JSON "
                  "line per input"};
     app.set_version_flag("--version", fwsvd::version());
+    fwsvd::cli::set_error_format(&app);
     fwsvd::cli::setup_run(&app);
     try {
         app.parse(argc, argv);

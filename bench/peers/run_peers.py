@@ -1,0 +1,314 @@
+#!/usr/bin/python3
+"""fwsvd against PyTorch and ONNX Runtime, same checkpoints, same machine, same run.
+
+One command, from the repository root (Debian's python3: python3-torch, python3-onnx,
+python3-numpy; node + onnxruntime-node; see bench/RESULTS.md for the measured table):
+
+  FWSVD_SETUP_PEERS=1 bash scripts/setup.sh        # once: the Debian packages
+  /usr/bin/python3 bench/peers/run_peers.py --fwsvd build/tools/fwsvd --rounds 5 --seconds 3
+
+Steps:
+ 1. fwsvd: uses --fwsvd (default build/tools/fwsvd; built with CMake into build/ when that default
+    is missing). onnxruntime-node: installed once with `npm install --ignore-scripts` into
+    --cache (default ~/.cache/fwsvd-peers; its post-install download is not needed, the CPU
+    library linux/x64/libonnxruntime.so.1 ships inside the package).
+ 2. Models (cached in --cache, never in the repository): a BERT-base-shaped random classifier
+    (`fwsvd init --preset base --vocab ../shared/data/vocab/bert-base-uncased-vocab.txt`), its
+    rank-64 factored version (`fwsvd compress --method svd --rank 64`), and, when present,
+    ../shared/models/bert-mini-sst2 and its rank-64 version. Each is exported to ONNX by
+    torch_bert.py (torch.onnx.export, opset 14, dynamic batch and sequence axes).
+ 3. Agreement: `fwsvd run --input ids.jsonl`, torch_bert.py and ort_bench.js on the same input
+    ids (lengths 128, 77, 9); max |logit difference| must stay <= --tol (1e-3 absolute).
+ 4. Timing, interleaved: for each round, for each model and thread count, fwsvd bench, PyTorch and
+    ORT one after the other (--seconds each, after 10 warm-up forwards), each in a fresh process.
+    Before each round it waits (up to --wait-max seconds) for the 1-minute load average to fall
+    below --max-load and prints the load at every measurement. The table gives the medians over
+    the rounds of each run's median latency, and the ratios fwsvd/ORT and fwsvd/PyTorch.
+
+Peer settings (each the best found on this machine; see RESULTS.md):
+  PyTorch 1.13 (Debian): torch.set_num_threads(n), set_num_interop_threads(1),
+    torch.inference_mode() (eager) or torch.no_grad() (jit), --torch-mode (default eager),
+    OPENBLAS_CORETYPE=SkylakeX (Debian's OpenBLAS 0.3.21 misdetects the CPU otherwise),
+    OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=n, OMP_WAIT_POLICY from --torch-wait-policy.
+  ONNX Runtime (onnxruntime-node, CPU EP): intraOpNumThreads n, interOpNumThreads 1,
+    executionMode sequential, graphOptimizationLevel 'all'.
+  fwsvd: `fwsvd bench MODEL --seq --batch --threads n --seconds S --json` (its defaults).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+SHARED = os.environ.get("FWSVD_SHARED_DIR", os.path.join(REPO, "..", "shared"))
+sys.path.insert(0, HERE)
+
+
+def load1():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+def sh(cmd, env=None, check=True, **kw):
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, **kw)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({p.returncode}):\n"
+                           f"{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
+    return p
+
+
+def last_json(p):
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+class Peers:
+    def __init__(self, a):
+        self.a = a
+        self.node_modules = os.path.join(a.cache, "node_modules")
+
+    # -- environments
+    def torch_env(self, threads):
+        env = dict(os.environ)
+        env.update({"OPENBLAS_CORETYPE": "SkylakeX", "OMP_NUM_THREADS": str(threads),
+                    "OPENBLAS_NUM_THREADS": str(threads)})
+        if self.a.torch_wait_policy:
+            env["OMP_WAIT_POLICY"] = self.a.torch_wait_policy
+        if self.a.openblas_dir:
+            env["LD_LIBRARY_PATH"] = self.a.openblas_dir + ":" + env.get("LD_LIBRARY_PATH", "")
+        return env
+
+    def node_env(self):
+        env = dict(os.environ)
+        env["NODE_PATH"] = self.node_modules
+        return env
+
+    # -- setup
+    def ensure_fwsvd(self):
+        a = self.a
+        if not os.path.exists(a.fwsvd):
+            if os.path.abspath(a.fwsvd) != os.path.join(REPO, "build", "tools", "fwsvd"):
+                raise SystemExit(f"{a.fwsvd}: not found")
+            print("building build/tools/fwsvd ...", flush=True)
+            subprocess.run(["cmake", "-S", REPO, "-B", os.path.join(REPO, "build"),
+                            "-DCMAKE_BUILD_TYPE=Release"], check=True)
+            subprocess.run(["cmake", "--build", os.path.join(REPO, "build"), "-j",
+                            "--target", "fwsvd"], check=True)
+
+    def ensure_ort(self):
+        pkg = os.path.join(self.node_modules, "onnxruntime-node")
+        if not os.path.isdir(pkg):
+            os.makedirs(self.a.cache, exist_ok=True)
+            pj = os.path.join(self.a.cache, "package.json")
+            if not os.path.exists(pj):
+                with open(pj, "w") as f:
+                    f.write('{"name": "fwsvd-peers", "private": true}\n')
+            print(f"npm install --ignore-scripts onnxruntime-node (in {self.a.cache}) ...", flush=True)
+            subprocess.run(["npm", "install", "--ignore-scripts", "onnxruntime-node"],
+                           cwd=self.a.cache, check=True)
+        lib = os.path.join(pkg, "bin", "napi-v6", "linux", "x64", "libonnxruntime.so.1")
+        if not os.path.exists(lib):
+            raise SystemExit(f"{lib}: missing (onnxruntime-node without its CPU library)")
+        v = sh(["node", "-e", "console.log(require('onnxruntime-node').env.versions.node)"],
+               env=self.node_env()).stdout.strip()
+        return v
+
+    def ensure_models(self):
+        a, c = self.a, self.a.cache
+        models = []
+        base = os.path.join(c, "bert-base-random")
+        if "base" in a.models or "base-r64" in a.models:
+            if not os.path.exists(os.path.join(base, "model.safetensors")):
+                print("fwsvd init --preset base ...", flush=True)
+                sh([a.fwsvd, "init", "--preset", "base", "--vocab", a.vocab, "--num-labels", "2",
+                    "--seed", "0", "--out", base])
+        if "base" in a.models:
+            models.append(("bert-base (random) dense", "base", base))
+        if "base-r64" in a.models:
+            r64 = os.path.join(c, "bert-base-random-svd64")
+            if not os.path.exists(os.path.join(r64, "model.safetensors")):
+                print("fwsvd compress --method svd --rank 64 (BERT-base) ...", flush=True)
+                sh([a.fwsvd, "compress", base, "--method", "svd", "--rank", "64", "--out", r64])
+            models.append(("bert-base (random) rank 64", "base-r64", r64))
+        mini = os.path.join(SHARED, "models", "bert-mini-sst2")
+        if os.path.exists(os.path.join(mini, "model.safetensors")):
+            if "mini" in a.models:
+                models.append(("bert-mini-sst2 dense", "mini", mini))
+            if "mini-r64" in a.models:
+                m64 = os.path.join(c, "bert-mini-sst2-svd64")
+                if not os.path.exists(os.path.join(m64, "model.safetensors")):
+                    sh([a.fwsvd, "compress", mini, "--method", "svd", "--rank", "64", "--out", m64])
+                models.append(("bert-mini-sst2 rank 64", "mini-r64", m64))
+        out = []
+        for label, key, d in models:
+            onnx = os.path.join(c, "onnx", key + ".onnx")
+            src = os.path.join(d, "model.safetensors")
+            if not os.path.exists(onnx) or os.path.getmtime(onnx) < os.path.getmtime(src):
+                os.makedirs(os.path.dirname(onnx), exist_ok=True)
+                print(f"exporting {key} to ONNX ...", flush=True)
+                sh([sys.executable, os.path.join(HERE, "torch_bert.py"), d, "--export-onnx", onnx],
+                   env=self.torch_env(1))
+            with open(os.path.join(d, "config.json")) as f:
+                vocab = json.load(f)["vocab_size"]
+            out.append({"label": label, "key": key, "dir": d, "onnx": onnx, "vocab": vocab})
+        return out
+
+    # -- agreement
+    def agreement(self, m):
+        import random
+        rng = random.Random(7)
+        ids_path = os.path.join(self.a.cache, f"agree_{m['key']}.jsonl")
+        with open(os.path.join(m["dir"], "vocab.txt"), encoding="utf-8") as f:
+            vocab = f.read().splitlines()
+        cls, sep = vocab.index("[CLS]"), vocab.index("[SEP]")
+        with open(ids_path, "w") as f:
+            for n in (128, 77, 9):
+                ids = [cls] + [rng.randrange(999, m["vocab"]) for _ in range(n - 2)] + [sep]
+                f.write(json.dumps({"input_ids": ids}) + "\n")
+        def logits(p):
+            return [json.loads(l)["logits"] for l in p.stdout.splitlines() if l.strip()]
+        fw = logits(sh([self.a.fwsvd, "run", m["dir"], "--input", ids_path, "--threads", "1"]))
+        tq = logits(sh([sys.executable, os.path.join(HERE, "torch_bert.py"), m["dir"],
+                        "--input", ids_path, "--threads", "1"], env=self.torch_env(1)))
+        oq = logits(sh(["node", os.path.join(HERE, "ort_bench.js"), m["onnx"], "--input",
+                        ids_path, "--threads", "1"], env=self.node_env()))
+        def maxdiff(x, y):
+            return max(abs(u - v) for rx, ry in zip(x, y) for u, v in zip(rx, ry))
+        scale = max(abs(v) for r in fw for v in r)
+        return {"fwsvd_torch": maxdiff(fw, tq), "fwsvd_ort": maxdiff(fw, oq),
+                "torch_ort": maxdiff(tq, oq), "max_abs_logit": scale}
+
+    # -- timing
+    def time_fwsvd(self, m, t):
+        a = self.a
+        p = sh([a.fwsvd, "bench", m["dir"], "--seq", str(a.seq), "--batch", str(a.batch),
+                "--threads", str(t), "--seconds", str(a.seconds), "--json"])
+        return last_json(p)["median_ms"]
+
+    def time_torch(self, m, t, mode=None):
+        a = self.a
+        p = sh([sys.executable, os.path.join(HERE, "torch_bert.py"), m["dir"], "--bench",
+                "--seq", str(a.seq), "--batch", str(a.batch), "--threads", str(t), "--seconds",
+                str(a.seconds), "--mode", mode or a.torch_mode, "--json"], env=self.torch_env(t))
+        return last_json(p)["median_ms"]
+
+    def time_ort(self, m, t):
+        a = self.a
+        p = sh(["node", os.path.join(HERE, "ort_bench.js"), m["onnx"], "--bench", "--seq",
+                str(a.seq), "--batch", str(a.batch), "--threads", str(t), "--seconds",
+                str(a.seconds), "--vocab", str(m["vocab"]), "--json"], env=self.node_env())
+        return last_json(p)["median_ms"]
+
+
+def wait_for_quiet(a):
+    if a.max_load <= 0:
+        return load1()
+    start = time.time()
+    while load1() >= a.max_load and time.time() - start < a.wait_max:
+        time.sleep(15)
+    l = load1()
+    if l >= a.max_load:
+        print(f"  warning: load {l:.2f} still >= {a.max_load} after {a.wait_max:.0f} s; measuring anyway",
+              flush=True)
+    return l
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fwsvd", default=os.path.join(REPO, "build", "tools", "fwsvd"))
+    ap.add_argument("--cache", default=os.path.expanduser("~/.cache/fwsvd-peers"))
+    ap.add_argument("--vocab", default=os.path.join(SHARED, "data", "vocab", "bert-base-uncased-vocab.txt"))
+    ap.add_argument("--models", default="base,base-r64,mini,mini-r64")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--tol", type=float, default=1e-3, help="max |logit difference| allowed")
+    ap.add_argument("--torch-mode", default="eager", choices=["eager", "trace", "freeze", "optimize"])
+    ap.add_argument("--torch-wait-policy", default="PASSIVE",
+                    help="OMP_WAIT_POLICY for PyTorch ('' leaves it unset)")
+    ap.add_argument("--openblas-dir", default="",
+                    help="LD_LIBRARY_PATH for PyTorch's BLAS, e.g. /usr/lib/x86_64-linux-gnu/openblas-openmp "
+                         "(default: the system's libblas.so.3 alternative)")
+    ap.add_argument("--max-load", type=float, default=1.0)
+    ap.add_argument("--wait-max", type=float, default=1800)
+    ap.add_argument("--skip-timing", action="store_true")
+    ap.add_argument("--explore", action="store_true",
+                    help="time the PyTorch modes eager/freeze/optimize interleaved instead")
+    a = ap.parse_args()
+    a.fwsvd = os.path.abspath(a.fwsvd)
+    a.models = a.models.split(",")
+    threads = [int(t) for t in a.threads.split(",")]
+
+    peers = Peers(a)
+    peers.ensure_fwsvd()
+    ort_version = peers.ensure_ort()
+    import torch
+    print(f"fwsvd {sh([a.fwsvd, '--version']).stdout.strip()}, torch {torch.__version__}, "
+          f"onnxruntime-node {ort_version}, {os.cpu_count()} CPUs", flush=True)
+    models = peers.ensure_models()
+
+    ok = True
+    for m in models:
+        d = peers.agreement(m)
+        good = max(d["fwsvd_torch"], d["fwsvd_ort"], d["torch_ort"]) <= a.tol
+        ok &= good
+        print(f"agreement {m['label']}: max |logit diff| fwsvd-torch {d['fwsvd_torch']:.2e}, "
+              f"fwsvd-ORT {d['fwsvd_ort']:.2e}, torch-ORT {d['torch_ort']:.2e} "
+              f"(|logits| up to {d['max_abs_logit']:.3f}; tolerance {a.tol:g}) "
+              f"{'OK' if good else 'FAILED'}", flush=True)
+    if not ok:
+        raise SystemExit("logits disagree beyond the tolerance")
+    if a.skip_timing:
+        return
+
+    if a.explore:
+        modes = ["eager", "freeze", "optimize"]
+        res = {}
+        for r in range(a.rounds):
+            l = wait_for_quiet(a)
+            for m in models:
+                for t in threads:
+                    line = []
+                    for mode in modes:
+                        v = peers.time_torch(m, t, mode)
+                        res.setdefault((m["key"], t, mode), []).append(v)
+                        line.append(f"{mode} {v:.2f}")
+                    print(f"round {r + 1} load {l:.2f} {m['key']} t{t}: " + ", ".join(line), flush=True)
+        for m in models:
+            for t in threads:
+                print(f"{m['key']} t{t}: " + ", ".join(
+                    f"{mode} {statistics.median(res[(m['key'], t, mode)]):.2f} ms" for mode in modes))
+        return
+
+    res, loads = {}, []
+    for r in range(a.rounds):
+        l = wait_for_quiet(a)
+        for m in models:
+            for t in threads:
+                l0 = load1()
+                f = peers.time_fwsvd(m, t)
+                p = peers.time_torch(m, t)
+                o = peers.time_ort(m, t)
+                l1 = load1()
+                loads += [l0, l1]
+                for k, v in (("fwsvd", f), ("torch", p), ("ort", o)):
+                    res.setdefault((m["key"], t, k), []).append(v)
+                print(f"round {r + 1} load {l0:.2f}->{l1:.2f} {m['label']}, {t} thread(s): "
+                      f"fwsvd {f:.2f} ms, torch {p:.2f} ms, ORT {o:.2f} ms", flush=True)
+    print(f"\nseq {a.seq}, batch {a.batch}; medians over {a.rounds} rounds of each run's median "
+          f"({a.seconds:g} s per run); 1-min load during the runs {min(loads):.2f}-{max(loads):.2f}\n")
+    print("| model | threads | fwsvd ms | PyTorch ms | ORT ms | fwsvd/ORT | fwsvd/PyTorch |")
+    print("|---|---|---|---|---|---|---|")
+    for m in models:
+        for t in threads:
+            f, p, o = (statistics.median(res[(m["key"], t, k)]) for k in ("fwsvd", "torch", "ort"))
+            print(f"| {m['label']} | {t} | {f:.2f} | {p:.2f} | {o:.2f} | {f / o:.2f} | {f / p:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

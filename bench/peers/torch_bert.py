@@ -1,0 +1,227 @@
+#!/usr/bin/python3
+"""A plain-PyTorch BertForSequenceClassification (no transformers) over fwsvd/HF checkpoints.
+
+It follows transformers' BERT (modeling_bert.py, eager attention) operation by operation:
+embeddings (word + position + token type) -> LayerNorm; per layer Q/K/V linears, scores
+q kᵀ / sqrt(d), softmax, context, attention output linear + residual + LayerNorm, intermediate
+linear + erf GELU, output linear + residual + LayerNorm; pooler tanh(dense(h[:, 0])); classifier.
+LayerNorm eps comes from config.json. Factored layers of fwsvd checkpoints ({p}.weight_a [r, in],
+{p}.weight_b [out, r], {p}.bias) become two nn.Linear: A without bias, then B with the bias.
+An attention mask is optional (only needed for right-padded batches; single or equal-length
+unpadded sequences need none).
+
+Usage:
+  torch_bert.py MODEL --input ids.jsonl            # {"input_ids": [...]} lines -> logits lines
+  torch_bert.py MODEL --bench --seq 128 --batch 1 --threads 2 --seconds 3 --mode eager --json
+  torch_bert.py MODEL --export-onnx model.onnx     # opset 14, dynamic batch and sequence axes
+
+Run it with Debian's /usr/bin/python3 (python3-torch, python3-numpy). For speed set
+OPENBLAS_CORETYPE=SkylakeX (Debian's OpenBLAS 0.3.21 misdetects this EPYC); run_peers.py does.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_np  # noqa: E402
+
+
+def make_linear(sd, prefix):
+    """nn.Linear for a dense layer, or Sequential(A: Linear(in, r, bias=False), B: Linear(r, out))."""
+    if prefix + ".weight" in sd:
+        w = sd[prefix + ".weight"]
+        lin = nn.Linear(w.shape[1], w.shape[0])
+        lin.weight.data = torch.from_numpy(w)
+        lin.bias.data = torch.from_numpy(sd[prefix + ".bias"])
+        return lin
+    a, b = sd[prefix + ".weight_a"], sd[prefix + ".weight_b"]
+    la = nn.Linear(a.shape[1], a.shape[0], bias=False)
+    la.weight.data = torch.from_numpy(a)
+    lb = nn.Linear(b.shape[1], b.shape[0])
+    lb.weight.data = torch.from_numpy(b)
+    lb.bias.data = torch.from_numpy(sd[prefix + ".bias"])
+    return nn.Sequential(la, lb)
+
+
+def make_layernorm(sd, prefix, eps):
+    w = sd[prefix + ".weight"]
+    ln = nn.LayerNorm(w.shape[0], eps=eps)
+    ln.weight.data = torch.from_numpy(w)
+    ln.bias.data = torch.from_numpy(sd[prefix + ".bias"])
+    return ln
+
+
+class Layer(nn.Module):
+    def __init__(self, sd, p, cfg):
+        super().__init__()
+        eps = cfg["layer_norm_eps"]
+        self.heads = cfg["num_attention_heads"]
+        self.head_dim = cfg["hidden_size"] // self.heads
+        self.query = make_linear(sd, p + "attention.self.query")
+        self.key = make_linear(sd, p + "attention.self.key")
+        self.value = make_linear(sd, p + "attention.self.value")
+        self.attn_out = make_linear(sd, p + "attention.output.dense")
+        self.attn_ln = make_layernorm(sd, p + "attention.output.LayerNorm", eps)
+        self.inter = make_linear(sd, p + "intermediate.dense")
+        self.out = make_linear(sd, p + "output.dense")
+        self.out_ln = make_layernorm(sd, p + "output.LayerNorm", eps)
+
+    def split(self, x):  # [B, T, H] -> [B, heads, T, d]
+        b, t, _ = x.shape
+        return x.view(b, t, self.heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, x, mask_add=None):
+        q, k, v = self.split(self.query(x)), self.split(self.key(x)), self.split(self.value(x))
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)
+        if mask_add is not None:
+            scores = scores + mask_add
+        probs = torch.softmax(scores, dim=-1)
+        ctx = torch.matmul(probs, v).transpose(1, 2).reshape(x.shape)
+        h = self.attn_ln(self.attn_out(ctx) + x)
+        return self.out_ln(self.out(F.gelu(self.inter(h))) + h)
+
+
+class BertClassifier(nn.Module):
+    def __init__(self, sd, cfg):
+        super().__init__()
+        assert cfg.get("hidden_act", "gelu") == "gelu", "only erf GELU is implemented"
+        assert cfg.get("position_embedding_type", "absolute") == "absolute"
+        self.word = nn.Embedding.from_pretrained(torch.from_numpy(sd["bert.embeddings.word_embeddings.weight"]))
+        self.pos = nn.Embedding.from_pretrained(torch.from_numpy(sd["bert.embeddings.position_embeddings.weight"]))
+        self.token_type = nn.Embedding.from_pretrained(torch.from_numpy(sd["bert.embeddings.token_type_embeddings.weight"]))
+        self.emb_ln = make_layernorm(sd, "bert.embeddings.LayerNorm", cfg["layer_norm_eps"])
+        self.layers = nn.ModuleList(
+            Layer(sd, f"bert.encoder.layer.{i}.", cfg) for i in range(cfg["num_hidden_layers"]))
+        self.pooler = make_linear(sd, "bert.pooler.dense")
+        self.classifier = make_linear(sd, "classifier")
+
+    def forward(self, input_ids, token_type_ids, attention_mask=None):
+        t = input_ids.shape[1]
+        pos = torch.arange(t, dtype=torch.long, device=input_ids.device).unsqueeze(0)
+        x = self.emb_ln(self.word(input_ids) + self.token_type(token_type_ids) + self.pos(pos))
+        mask_add = None
+        if attention_mask is not None:  # HF: (1 - mask) * finfo.min, broadcast over heads/rows
+            mask_add = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+        for layer in self.layers:
+            x = layer(x, mask_add)
+        return self.classifier(torch.tanh(self.pooler(x[:, 0])))
+
+
+def load_model(model_dir):
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    sd, _ = safetensors_np.load(os.path.join(model_dir, "model.safetensors"))
+    sd = {k: v.astype(np.float32) if v.dtype != np.float32 else v for k, v in sd.items()}
+    return BertClassifier(sd, cfg).eval(), cfg
+
+
+def read_ids(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                j = json.loads(line)
+                rows.append((j["input_ids"], j.get("token_type_ids") or [0] * len(j["input_ids"])))
+    return rows
+
+
+def random_ids(vocab, seq, batch):
+    rng = np.random.RandomState(1234)
+    ids = torch.from_numpy(rng.randint(0, vocab, size=(batch, seq)).astype(np.int64))
+    return ids, torch.zeros_like(ids)
+
+
+def prepare(model, mode, example):
+    """The callable to time for a mode: eager | trace | freeze | optimize."""
+    if mode == "eager":
+        return model
+    with torch.no_grad():
+        traced = torch.jit.trace(model, example)
+        if mode == "trace":
+            return traced
+        frozen = torch.jit.freeze(traced)
+        if mode == "freeze":
+            return frozen
+        if mode == "optimize":
+            return torch.jit.optimize_for_inference(frozen)
+    raise ValueError(mode)
+
+
+def bench(model, cfg, a):
+    ids, types = random_ids(cfg["vocab_size"], a.seq, a.batch)
+    fn = prepare(model, a.mode, (ids, types))
+    ctx = torch.inference_mode if a.mode == "eager" else torch.no_grad
+    times = []
+    with ctx():
+        for _ in range(a.warmup):
+            fn(ids, types)
+        start = time.perf_counter()
+        while time.perf_counter() - start < a.seconds or len(times) < 3:
+            t0 = time.perf_counter()
+            fn(ids, types)
+            times.append((time.perf_counter() - t0) * 1e3)
+    times.sort()
+    n = len(times)
+    med = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
+    return {"peer": "torch", "mode": a.mode, "seq": a.seq, "batch": a.batch,
+            "threads": torch.get_num_threads(), "runs": n, "median_ms": med, "min_ms": times[0],
+            "torch": torch.__version__}
+
+
+def export_onnx(model, cfg, path, opset):
+    ids, types = random_ids(cfg["vocab_size"], 16, 2)
+    with torch.no_grad():
+        torch.onnx.export(
+            model, (ids, types), path, opset_version=opset,
+            input_names=["input_ids", "token_type_ids"], output_names=["logits"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
+                          "token_type_ids": {0: "batch", 1: "seq"},
+                          "logits": {0: "batch"}},
+            do_constant_folding=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("--input", help="JSONL with input_ids (and token_type_ids): print logits")
+    ap.add_argument("--bench", action="store_true")
+    ap.add_argument("--export-onnx", metavar="OUT")
+    ap.add_argument("--opset", type=int, default=14)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--mode", default="eager", choices=["eager", "trace", "freeze", "optimize"])
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    torch.set_num_interop_threads(1)
+    model, cfg = load_model(a.model)
+    if a.export_onnx:
+        export_onnx(model, cfg, a.export_onnx, a.opset)
+    if a.input:
+        with torch.inference_mode():
+            for ids, types in read_ids(a.input):
+                logits = model(torch.tensor([ids]), torch.tensor([types]))[0]
+                print(json.dumps({"logits": [float(v) for v in logits]}))
+    if a.bench:
+        r = bench(model, cfg, a)
+        if a.json:
+            print(json.dumps(r))
+        else:
+            print(f"torch {a.mode}: seq {a.seq} batch {a.batch} threads {r['threads']}: "
+                  f"median {r['median_ms']:.3f} ms, min {r['min_ms']:.3f} ms ({r['runs']} runs)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,331 @@
+// Whole-model compression (compressor/compress.h): rank selection rules, full-rank factoring
+// reproducing the dense model's logits, checkpoints that load back, refusals.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "compressor/compress.h"
+#include "models/session.h"
+#include "runtime/error.h"
+#include "runtime/parallel.h"
+#include "tests/models/golden_util.h"
+#include "tests/test_util.h"
+
+namespace fwsvd::testing {
+namespace {
+
+BertConfig bert_base_config() {
+    BertConfig c;  // the defaults are BERT-base: 12 layers, hidden 768, FFN 3072
+    c.set_num_labels(2);
+    return c;
+}
+
+BertConfig bert_mini_config() {
+    BertConfig c;
+    c.hidden_size = 256;
+    c.intermediate_size = 1024;
+    c.num_hidden_layers = 4;
+    c.num_attention_heads = 4;
+    c.set_num_labels(2);
+    return c;
+}
+
+RankSpec rank_of(int64_t r) {
+    RankSpec s;
+    s.rule = RankRule::rank;
+    s.rank = r;
+    return s;
+}
+
+RankSpec ratio_of(RankRule rule, double f) {
+    RankSpec s;
+    s.rule = rule;
+    s.ratio = f;
+    return s;
+}
+
+ErrorKind kind_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.kind();
+    }
+    ADD_FAILURE() << "no Error thrown";
+    return ErrorKind::internal;
+}
+
+TEST(RankPlan, ParamRatioIsTheLargestUniformRankWithinTheBudget) {
+    for (const BertConfig& c : {bert_base_config(), bert_mini_config()}) {
+        const int64_t r_max = std::min(c.hidden_size, c.intermediate_size);
+        for (double f : {0.01, 0.05, 0.1, 0.2, 1.0 / 3, 0.5, 0.6, 0.75, 0.9, 0.99, 1.0}) {
+            RankPlan p = plan_ranks(c, ratio_of(RankRule::param_ratio, f));
+            ASSERT_GE(p.uniform_rank, 1);
+            EXPECT_LE(p.fraction(), f) << "F " << f;
+            // The same plan as --rank r, and rank r + 1 would exceed the budget.
+            EXPECT_EQ(plan_ranks(c, rank_of(p.uniform_rank)).params_after, p.params_after);
+            if (p.uniform_rank < r_max) {
+                EXPECT_GT(plan_ranks(c, rank_of(p.uniform_rank + 1)).fraction(), f)
+                    << "F " << f << " r " << p.uniform_rank;
+            }
+            // The count is the documented one: dense in*out, factored r*(in+out), no biases.
+            int64_t expect = 0, before = 0;
+            for (const auto& l : p.layers) {
+                before += l.in * l.out;
+                expect += l.factored ? l.rank * (l.in + l.out) : l.in * l.out;
+            }
+            EXPECT_EQ(p.params_before, before);
+            EXPECT_EQ(p.params_after, expect);
+        }
+    }
+    // BERT-base, F = 0.5: 48 layers of 768x768 and 24 of 768x3072 (or 3072x768).
+    RankPlan p = plan_ranks(bert_base_config(), ratio_of(RankRule::param_ratio, 0.5));
+    const int64_t before = 48 * 768 * 768 + 24 * 768 * 3072;
+    EXPECT_EQ(p.params_before, before);
+    const int64_t r = p.uniform_rank;
+    EXPECT_LE(48 * r * 1536 + 24 * r * 3840, before / 2);
+    EXPECT_GT(48 * (r + 1) * 1536 + 24 * (r + 1) * 3840, before / 2);
+}
+
+TEST(RankPlan, LayersThatWouldNotShrinkStayDense) {
+    // BERT-base at rank 500: 768x768 needs r < 384 to shrink, 768x3072 needs r < 614.4.
+    RankPlan p = plan_ranks(bert_base_config(), rank_of(500));
+    int64_t factored = 0;
+    for (const auto& l : p.layers) {
+        if (l.in == l.out) {
+            EXPECT_FALSE(l.factored) << l.prefix;
+            EXPECT_NE(l.dense_reason.find("does not shrink"), std::string::npos) << l.dense_reason;
+        } else {
+            EXPECT_TRUE(l.factored) << l.prefix;
+            EXPECT_EQ(l.rank, 500);
+            ++factored;
+        }
+    }
+    EXPECT_EQ(factored, 24);
+    EXPECT_EQ(p.num_factored(), 24);
+    // Rank 383 shrinks every layer, 384 keeps the square ones dense.
+    EXPECT_EQ(plan_ranks(bert_base_config(), rank_of(383)).num_factored(), 72);
+    EXPECT_EQ(plan_ranks(bert_base_config(), rank_of(384)).num_factored(), 24);
+    // A rank above min(in, out) never shrinks; force_factor factors at full rank instead.
+    EXPECT_EQ(plan_ranks(bert_mini_config(), rank_of(5000)).num_factored(), 0);
+    RankPlan forced = plan_ranks(bert_mini_config(), rank_of(5000), "", true);
+    EXPECT_EQ(forced.num_factored(), 24);
+    for (const auto& l : forced.layers) EXPECT_EQ(l.rank, std::min(l.in, l.out));
+}
+
+TEST(RankPlan, RankRatioIsPerLayerAndAtLeastOne) {
+    RankPlan p = plan_ranks(bert_mini_config(), ratio_of(RankRule::rank_ratio, 0.25));
+    for (const auto& l : p.layers) EXPECT_EQ(l.rank, 64);  // min(in, out) is 256 everywhere
+    EXPECT_EQ(p.uniform_rank, 0);
+    BertConfig odd = bert_mini_config();
+    odd.hidden_size = 100;
+    odd.intermediate_size = 30;
+    odd.num_attention_heads = 4;
+    RankPlan q = plan_ranks(odd, ratio_of(RankRule::rank_ratio, 0.1));
+    for (const auto& l : q.layers) {
+        EXPECT_EQ(l.rank, std::llround(0.1 * double(std::min(l.in, l.out)))) << l.prefix;
+    }
+    RankPlan tiny = plan_ranks(odd, ratio_of(RankRule::rank_ratio, 1e-4));
+    for (const auto& l : tiny.layers) EXPECT_EQ(l.rank, 1);
+}
+
+TEST(RankPlan, LayerFilter) {
+    RankPlan p = plan_ranks(bert_mini_config(), rank_of(16), "intermediate");
+    EXPECT_EQ(p.num_factored(), 4);
+    for (const auto& l : p.layers) {
+        const bool inter = l.prefix.find("intermediate") != std::string::npos;
+        EXPECT_EQ(l.factored, inter) << l.prefix;
+        EXPECT_EQ(l.selected, inter);
+        if (!inter) {
+            EXPECT_EQ(l.dense_reason, "not matched by --layers");
+        }
+    }
+    // Searched, not matched whole; ECMAScript.
+    EXPECT_EQ(plan_ranks(bert_mini_config(), rank_of(16), R"(layer\.[01]\.attention\.self)")
+                  .num_factored(),
+              6);
+    EXPECT_EQ(kind_of([] { plan_ranks(bert_mini_config(), rank_of(16), "(["); }), ErrorKind::usage);
+    EXPECT_EQ(kind_of([] { plan_ranks(bert_mini_config(), rank_of(16), "pooler"); }),
+              ErrorKind::usage);
+    // Unselected layers count dense, so a small --param-ratio can be out of reach.
+    EXPECT_EQ(kind_of([] {
+                  plan_ranks(bert_mini_config(), ratio_of(RankRule::param_ratio, 0.1),
+                             "intermediate");
+              }),
+              ErrorKind::usage);
+    RankPlan q =
+        plan_ranks(bert_mini_config(), ratio_of(RankRule::param_ratio, 0.9), "intermediate");
+    EXPECT_LE(q.fraction(), 0.9);
+    EXPECT_EQ(q.num_factored(), 4);
+}
+
+TEST(RankPlan, InvalidSpecs) {
+    const BertConfig c = bert_mini_config();
+    EXPECT_EQ(kind_of([&] { plan_ranks(c, rank_of(0)); }), ErrorKind::usage);
+    EXPECT_EQ(kind_of([&] { plan_ranks(c, rank_of(-3)); }), ErrorKind::usage);
+    for (double f : {0.0, -0.5, 1.5, std::nan("")}) {
+        EXPECT_EQ(kind_of([&] { plan_ranks(c, ratio_of(RankRule::rank_ratio, f)); }),
+                  ErrorKind::usage);
+        EXPECT_EQ(kind_of([&] { plan_ranks(c, ratio_of(RankRule::param_ratio, f)); }),
+                  ErrorKind::usage);
+    }
+    // Even rank 1 keeps 1·(256+256)/(256·256) of a square layer: F below that is unreachable.
+    EXPECT_EQ(kind_of([&] { plan_ranks(c, ratio_of(RankRule::param_ratio, 0.001)); }),
+              ErrorKind::usage);
+    EXPECT_EQ(rank_of(64).str(), "--rank 64");
+    EXPECT_EQ(ratio_of(RankRule::param_ratio, 0.5).str(), "--param-ratio 0.5");
+    EXPECT_EQ(ratio_of(RankRule::rank_ratio, 0.25).str(), "--rank-ratio 0.25");
+}
+
+// The golden Fisher (transformers' per-example squared gradients, averaged) as a FisherResult.
+FisherResult golden_fisher(const Golden& g) {
+    FisherResult f;
+    for (const auto& prefix : encoder_linear_prefixes(g.model->config())) {
+        const std::string name = prefix + ".weight";
+        f.tensors[name] = g.expected->read_f32("fisher." + name);
+    }
+    f.examples = g.rows;
+    f.model_checksum = g.model->checksum();
+    return f;
+}
+
+TEST(Compress, FullRankReproducesTheDenseLogits) {
+    FWSVD_REQUIRE_SHARED();
+    Golden g = load_golden("tiny-cls");
+    Session dense(g.model);
+    const std::vector<float> ref = dense.logits(g.batch);
+    FisherResult fisher = golden_fisher(g);
+    for (LowRankMethod method : {LowRankMethod::svd, LowRankMethod::fwsvd}) {
+        CompressOptions o;
+        o.method = method;
+        o.ranks = rank_of(1 << 20);
+        o.force_factor = true;  // full rank does not shrink; factor anyway
+        CompressResult r = compress_model(*g.model, &fisher, o);
+        EXPECT_EQ(r.plan.num_factored(), int64_t(r.plan.layers.size()));
+        for (const auto& l : r.layers) {
+            EXPECT_EQ(l.plan.rank, std::min(l.plan.in, l.plan.out));
+            EXPECT_LT(l.error.plain, 1e-6) << l.plan.prefix;
+            EXPECT_LT(l.error.fisher, 1e-6) << l.plan.prefix;
+        }
+        auto m = BertModel::from_flat(r.config, r.layout, std::move(r.flat));
+        EXPECT_EQ(m->layout().options().ranks.size(), r.layout.options().ranks.size());
+        Session s(m);
+        std::vector<float> out = s.logits(g.batch);
+        ASSERT_EQ(out.size(), ref.size());
+        EXPECT_LT(max_rel_diff(out.data(), ref.data(), ref.size()), 1e-4) << method_name(method);
+    }
+}
+
+TEST(Compress, CheckpointRoundTripAndReport) {
+    FWSVD_REQUIRE_SHARED();
+    Golden g = load_golden("tiny-cls");
+    FisherResult fisher = golden_fisher(g);
+    CompressOptions o;
+    o.method = LowRankMethod::fwsvd;
+    o.ranks = rank_of(4);
+    o.layers_regex = "layer\\.0\\.";
+    CompressResult r = compress_model(*g.model, &fisher, o);
+    EXPECT_EQ(r.plan.num_factored(), 6);
+    EXPECT_EQ(r.config.low_rank["format"], kLowRankFormat);
+    EXPECT_EQ(r.config.low_rank["method"], "fwsvd");
+    EXPECT_EQ(r.config.low_rank["ranks"].size(), 6u);
+    EXPECT_EQ(r.config.low_rank["ranks"]["bert.encoder.layer.0.intermediate.dense"], 4);
+    for (const auto& l : r.layers) {
+        if (!l.plan.factored) continue;
+        EXPECT_GT(l.error.plain, 0);
+        EXPECT_GE(l.error.fisher, 0);
+    }
+    // Parameter counts: the layout's entries.
+    int64_t n = 0;
+    for (const auto& e : r.layout.entries()) n += e.numel;
+    EXPECT_EQ(r.model_params_after, n);
+    EXPECT_EQ(r.model_params_before, g.model->num_params());
+    auto j = compress_report_json(r);
+    EXPECT_EQ(j["factored_layers"], 6);
+    EXPECT_EQ(j["encoder_linear"]["params_after"], r.plan.params_after);
+    EXPECT_EQ(j["layers"].size(), r.plan.layers.size());
+    EXPECT_TRUE(j["layers"][0].contains("fisher_rel_error"));
+    EXPECT_TRUE(j["layers"][11].contains("dense_reason"));
+
+    // Written and loaded back: the same logits as the model in memory.
+    TempDir tmp;
+    save_checkpoint(tmp / "out", r.config, r.layout, r.flat.data<float>(), "");
+    auto loaded = BertModel::load(tmp / "out");
+    EXPECT_EQ(loaded->layout().options().ranks, r.layout.options().ranks);
+    EXPECT_EQ(loaded->config().low_rank["ranks"], r.config.low_rank["ranks"]);
+    auto mem = BertModel::from_flat(r.config, r.layout, r.flat);
+    Session a(loaded), b(mem);
+    std::vector<float> la = a.logits(g.batch), lb = b.logits(g.batch);
+    EXPECT_LT(max_rel_diff(la.data(), lb.data(), la.size()), 1e-6);
+
+    // A factored model is refused.
+    CompressOptions again;
+    again.ranks = rank_of(2);
+    EXPECT_THROW(compress_model(*loaded, nullptr, again), Error);
+}
+
+TEST(Compress, Refusals) {
+    FWSVD_REQUIRE_SHARED();
+    Golden g = load_golden("tiny-cls");
+    CompressOptions o;
+    o.method = LowRankMethod::fwsvd;
+    o.ranks = rank_of(4);
+    EXPECT_EQ(kind_of([&] { compress_model(*g.model, nullptr, o); }), ErrorKind::usage);
+    // A Fisher without the layer's tensor, or of the wrong shape.
+    FisherResult partial = golden_fisher(g);
+    partial.tensors.erase("bert.encoder.layer.1.output.dense.weight");
+    EXPECT_THROW(compress_model(*g.model, &partial, o), Error);
+    FisherResult wrong = golden_fisher(g);
+    wrong.tensors["bert.encoder.layer.0.attention.self.query.weight"] = Tensor::zeros({3, 3});
+    EXPECT_THROW(compress_model(*g.model, &wrong, o), Error);
+    // Nothing would shrink.
+    o.method = LowRankMethod::svd;
+    o.ranks = rank_of(32);
+    EXPECT_THROW(compress_model(*g.model, nullptr, o), Error);
+}
+
+// A BERT-base-sized encoder with random weights: the time to factor all 72 linear layers.
+// Run with --gtest_also_run_disabled_tests --gtest_filter='*BertBase*' (it takes tens of seconds).
+TEST(Compress, DISABLED_BertBaseTiming) {
+    BertConfig c = bert_base_config();
+    ParamLayout layout(c, LayoutOptions{});
+    Tensor flat = Tensor::zeros({layout.total_floats()});
+    std::mt19937 rng(1);
+    std::normal_distribution<float> dist(0.f, 0.02f);
+    for (const auto& e : layout.entries()) {
+        if (e.kind != ParamKind::linear_weight) continue;
+        float* p = flat.data<float>() + e.offset;
+        for (int64_t i = 0; i < e.numel; ++i) p[i] = dist(rng);
+    }
+    auto model = BertModel::from_flat(c, layout, std::move(flat));
+    for (auto [method, rank] : {std::pair{LowRankMethod::svd, int64_t(128)},
+                                std::pair{LowRankMethod::fwsvd, int64_t(128)}}) {
+        FisherResult fisher;
+        if (method == LowRankMethod::fwsvd) {
+            for (const auto& prefix : encoder_linear_prefixes(c)) {
+                auto [in, out] = linear_shape(c, prefix);
+                Tensor t = Tensor::zeros({out, in});
+                std::uniform_real_distribution<float> u(0.f, 1.f);
+                for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng) * u(rng);
+                fisher.tensors[prefix + ".weight"] = t;
+            }
+        }
+        CompressOptions o;
+        o.method = method;
+        o.ranks = rank_of(rank);
+        CompressResult r =
+            compress_model(*model, method == LowRankMethod::fwsvd ? &fisher : nullptr, o);
+        double layer_s = 0;
+        for (const auto& l : r.layers) layer_s += l.seconds;
+        std::printf(
+            "BERT-base %s rank %lld: %lld layers in %.2f s wall (%.2f s summed over "
+            "layers, %d threads)\n",
+            method_name(method), (long long)rank, (long long)r.plan.num_factored(), r.seconds,
+            layer_s, omp_get_max_threads());
+        EXPECT_EQ(r.plan.num_factored(), 72);
+    }
+}
+
+}  // namespace
+}  // namespace fwsvd::testing

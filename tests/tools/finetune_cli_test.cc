@@ -1,0 +1,72 @@
+// fwsvd finetune end to end on a small SST-2 subset (2 epochs over 1,200 sentences), starting from the pretrained-only
+// bert-mini-uncased with a fresh head.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/tools/cli_util.h"
+
+namespace fwsvd::testing {
+namespace {
+
+// The header and the first n rows of a TSV.
+void head_tsv(const std::filesystem::path& src, const std::filesystem::path& dst, int n) {
+    std::ifstream in(src);
+    std::ofstream out(dst);
+    std::string line;
+    for (int i = 0; i <= n && std::getline(in, line); ++i) out << line << "\n";
+}
+
+TEST(FinetuneCli, LossFallsAndDevAccuracyClearsAFloor) {
+    FWSVD_REQUIRE_SHARED();
+    TempDir tmp;
+    const auto glue = shared_dir() / "data" / "glue" / "SST-2";
+    head_tsv(glue / "train.tsv", tmp / "train.tsv", 1200);
+    head_tsv(glue / "dev.tsv", tmp / "dev.tsv", 300);
+    const auto out = tmp / "model";
+    CmdResult r = run_tool("fwsvd", {"finetune", (shared_dir() / "models" / "bert-mini-uncased").string(),
+                                     "--num-labels", "2", "--data", (tmp / "train.tsv").string(),
+                                     "--dev", (tmp / "dev.tsv").string(), "--out", out.string(),
+                                     "--epochs", "2", "--lr", "3e-4", "--batch", "32", "--seed", "1",
+                                     "--json"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j["runs"].size(), 2u);
+    // The loss of the last steps is clearly below that of the first steps (measured: about
+    // 0.68 -> 0.33-0.38 with seeds 1 and 2).
+    EXPECT_LT(j["runs"][1]["last_loss"].get<double>(),
+              j["runs"][0]["first_loss"].get<double>() - 0.15)
+        << r.out;
+    // Floor: after 76 steps on 1,200 sentences the model is well above chance (0.5) on 300 dev
+    // sentences; measured 0.71-0.73 with seeds 1 and 2 during development.
+    EXPECT_GT(j["dev_score"].get<double>(), 0.65) << r.out;
+
+    // The written checkpoint is a classifier that fwsvd eval reproduces.
+    ASSERT_TRUE(std::filesystem::exists(out / "model.safetensors"));
+    ASSERT_TRUE(std::filesystem::exists(out / "vocab.txt"));
+    CmdResult e = run_tool("fwsvd", {"eval", out.string(), "--data", (tmp / "dev.tsv").string(),
+                                     "--json"});
+    ASSERT_EQ(e.code, 0) << e.err;
+    EXPECT_NEAR(nlohmann::json::parse(e.out)["value"].get<double>(), j["dev_score"].get<double>(),
+                1e-9);
+    std::ifstream cfg(out / "config.json");
+    auto config = nlohmann::json::parse(cfg);
+    EXPECT_EQ(config["architectures"][0], "BertForSequenceClassification");
+    EXPECT_EQ(config["id2label"].size(), 2u);
+}
+
+TEST(FinetuneCli, PretrainedOnlyCheckpointNeedsNumLabels) {
+    FWSVD_REQUIRE_SHARED();
+    TempDir tmp;
+    head_tsv(shared_dir() / "data" / "glue" / "SST-2" / "train.tsv", tmp / "train.tsv", 10);
+    CmdResult r = run_tool("fwsvd", {"finetune", (shared_dir() / "models" / "bert-mini-uncased").string(),
+                                     "--data", (tmp / "train.tsv").string(), "--out",
+                                     (tmp / "m").string()});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("--num-labels"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(tmp / "m"));
+}
+
+}  // namespace
+}  // namespace fwsvd::testing

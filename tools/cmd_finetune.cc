@@ -1,0 +1,156 @@
+// fwsvd finetune: train a classifier (dense or factored) with AdamW and write an HF checkpoint.
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "compressor/finetune.h"
+#include "runtime/atomic_file.h"
+#include "runtime/parallel.h"
+#include "tools/cli_common.h"
+#include "tools/compressor_commands.h"
+
+namespace fwsvd::cli {
+namespace {
+
+struct FinetuneArgs {
+    std::string model_dir;
+    std::string train_file;
+    std::string dev_file;
+    std::string out;
+    int64_t num_labels = 0;
+    bool json = false;
+    FinetuneOptions opt;
+    DataFlags data;
+    int threads = 0;
+};
+
+void finetune_command(FinetuneArgs& a) {
+    set_num_threads(a.threads);
+    check_output_distinct(a.out, {a.model_dir, a.train_file, a.dev_file});
+    ModelLoadOptions lo;
+    lo.require_classifier = false;
+    LoadedModel m = load_model_and_tokenizer(a.model_dir, lo);
+    TrainableModel tm = make_trainable(*m.model, a.num_labels, a.opt.seed);
+    Dataset train_ds = read_dataset(a.train_file, a.data.options(true));
+    EncodedData train = encode_dataset(train_ds, *m.tokenizer, tm.config, a.data.max_len, true);
+    std::unique_ptr<EncodedData> dev;
+    if (!a.dev_file.empty()) {
+        Dataset dev_ds = read_dataset(a.dev_file, a.data.options(true));
+        dev = std::make_unique<EncodedData>(
+            encode_dataset(dev_ds, *m.tokenizer, tm.config, a.data.max_len, true));
+    }
+
+    std::unique_ptr<Progress> bar;
+    double loss_avg = 0;
+    int64_t seen = 0;
+    FinetuneCallbacks cb;
+    cb.epoch_begin = [&](int64_t epoch, int64_t steps) {
+        bar = std::make_unique<Progress>("epoch " + std::to_string(epoch), steps, "step");
+        loss_avg = 0;
+        seen = 0;
+    };
+    cb.step_end = [&](double loss, double lr) {
+        ++seen;
+        loss_avg += (loss - loss_avg) / double(std::min<int64_t>(seen, 50));
+        char note[64];
+        std::snprintf(note, sizeof note, "loss %.4f lr %.2e", loss_avg, lr);
+        bar->set_note(note);
+        bar->add(1);
+    };
+    cb.epoch_end = [&](const EpochReport& r) {
+        bar->finish();
+        if (!a.json) {
+            std::printf("epoch %lld: train loss %.4f (first steps %.4f, last steps %.4f)",
+                        (long long)r.epoch, r.train_loss, r.first_loss, r.last_loss);
+            if (dev) std::printf(", dev %s %.4f", primary_metric(tm.config, *dev, a.opt.metric).c_str(), r.dev_value);
+            std::printf(" (%.1f s)\n", r.seconds);
+            std::fflush(stdout);
+        }
+    };
+    std::vector<EpochReport> reports = finetune(tm, train, dev.get(), a.opt, cb);
+
+    nlohmann::ordered_json j;
+    j["source_model"] = a.model_dir;
+    j["train"] = a.train_file;
+    j["dev"] = a.dev_file;
+    j["examples"] = train.encodings.size();
+    j["epochs"] = a.opt.epochs;
+    j["lr"] = a.opt.lr;
+    j["batch"] = a.opt.batch;
+    j["warmup_ratio"] = a.opt.warmup_ratio;
+    j["weight_decay"] = a.opt.weight_decay;
+    j["seed"] = a.opt.seed;
+    j["max_len"] = a.data.max_len;
+    j["threads"] = num_threads();
+    if (dev) j["dev_metric"] = primary_metric(tm.config, *dev, a.opt.metric);
+    nlohmann::ordered_json eps = nlohmann::ordered_json::array();
+    for (const auto& r : reports) {
+        eps.push_back({{"epoch", r.epoch},
+                       {"steps", r.steps},
+                       {"train_loss", r.train_loss},
+                       {"first_loss", r.first_loss},
+                       {"last_loss", r.last_loss},
+                       {"dev_score", r.dev_value},
+                       {"dev_metrics", r.dev_metrics},
+                       {"seconds", r.seconds}});
+    }
+    j["runs"] = eps;
+    if (!reports.empty() && dev) j["dev_score"] = reports.back().dev_value;
+    save_checkpoint(a.out, tm.config, tm.layout, tm.flat.data<float>(), a.model_dir, {},
+                    {{"finetune.json", j.dump(1) + "\n"}});
+    if (a.json) {
+        std::printf("%s\n", j.dump().c_str());
+    } else {
+        std::printf("wrote %s\n", a.out.c_str());
+    }
+}
+
+}  // namespace
+
+void setup_finetune(CLI::App* app) {
+    auto a = std::make_shared<FinetuneArgs>();
+    CLI::App* sub = app->add_subcommand(
+        "finetune", "Fine-tune a classifier (dense or factored) and write an HF checkpoint");
+    sub->add_option("MODEL_DIR", a->model_dir,
+                    "Model folder: a classifier, or a pretrained-only BERT with --num-labels")
+        ->required();
+    sub->add_option("--data", a->train_file, "Labelled training data (TSV or JSONL)")->required();
+    sub->add_option("--dev", a->dev_file, "Labelled dev data, evaluated after each epoch");
+    sub->add_option("--out", a->out, "Output model folder (written atomically)")->required();
+    sub->add_option("--epochs", a->opt.epochs, "Epochs")->capture_default_str()->check(
+        CLI::Range(int64_t(1), int64_t(1000)));
+    sub->add_option("--lr", a->opt.lr, "Peak learning rate")->capture_default_str()->check(
+        CLI::PositiveNumber);
+    sub->add_option("--batch", a->opt.batch, "Examples per optimizer step")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t(1), int64_t(65536)));
+    sub->add_option("--warmup-ratio", a->opt.warmup_ratio, "Fraction of steps of linear warm-up")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1.0));
+    sub->add_option("--weight-decay", a->opt.weight_decay,
+                    "AdamW weight decay (not on biases and LayerNorm)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    sub->add_option("--max-grad-norm", a->opt.max_grad_norm, "Gradient clipping norm (0: off)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    sub->add_option("--max-steps", a->opt.max_steps, "Stop after this many steps (0: no limit)")
+        ->check(CLI::NonNegativeNumber);
+    sub->add_option("--seed", a->opt.seed, "Seed of shuffling, dropout and a fresh head")
+        ->capture_default_str();
+    sub->add_option("--num-labels", a->num_labels,
+                    "Give the model a fresh classification head with N labels (1: regression); "
+                    "needed for a pretrained-only checkpoint")
+        ->check(CLI::Range(int64_t(1), int64_t(100000)));
+    sub->add_option("--metric", a->opt.metric, "Dev metric (default: the task's, as eval)");
+    sub->add_flag("--json", a->json, "Print the training report as JSON");
+    sub->add_option("--threads", a->threads, "Threads (default: all cores)")
+        ->check(CLI::Range(0, 1024));
+    a->data.add_to(sub);
+    sub->callback([a] {
+        int code = guarded([&] { finetune_command(*a); });
+        if (code != 0) throw CLI::RuntimeError(code);
+    });
+}
+
+}  // namespace fwsvd::cli
