@@ -12,10 +12,14 @@ cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 cmake -S examples/consumer -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/consumer" >/dev/null
 libdir=$(dirname "$(find "$tmp/prefix" -name 'libfwsvd.so*' | head -n 1)")
-out=$(LD_LIBRARY_PATH="$libdir" "$tmp/consumer/classify" "$model" "a charming and affecting journey")
-echo "find_package consumer: $out"
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 cc examples/classify.c -o "$tmp/classify-pc" $(pkg-config --cflags --libs fwsvd)
+if [ ! -d "$model" ]; then
+    echo "check_install: both consumers built; $model not found, so they were not run"
+    exit 0
+fi
+out=$(LD_LIBRARY_PATH="$libdir" "$tmp/consumer/classify" "$model" "a charming and affecting journey")
+echo "find_package consumer: $out"
 out2=$(LD_LIBRARY_PATH="$libdir" "$tmp/classify-pc" "$model" "a charming and affecting journey")
 echo "pkg-config consumer:   $out2"
 [ "$out" = "$out2" ] || { echo "the two consumers disagree" >&2; exit 1; }

@@ -16,6 +16,8 @@ echo "== release build (-Werror)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFWSVD_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
+echo "== install + out-of-tree consumer (find_package and pkg-config)"
+bash scripts/check_install.sh build
 
 if [ "${1:-}" != "--no-asan" ]; then
     echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
