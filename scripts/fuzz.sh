@@ -18,6 +18,12 @@ shared=${FWSVD_SHARED_DIR:-../shared}
 [ -d "$shared/models" ] || { echo "fuzz.sh: shared data not found at $shared" >&2; exit 1; }
 shared=$(cd "$shared" && pwd)
 jobs=${FWSVD_FUZZ_JOBS:-$(nproc)}
+for tool in clang clang++ python3; do
+    command -v "$tool" >/dev/null || {
+        echo "fuzz.sh: $tool not found (apt-get install clang libclang-rt-14-dev python3)" >&2
+        exit 1
+    }
+done
 out=build-fuzz
 
 echo "== building the fuzz targets (clang, ASan + UBSan + libFuzzer)"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds fwsvd and runs every test: a -Werror release build with all tests, then the unit tests
-# again under AddressSanitizer + UndefinedBehaviorSanitizer. Installs missing build dependencies
-# first (scripts/setup.sh). Usage: scripts/test.sh [--no-asan]
+# again under AddressSanitizer + UndefinedBehaviorSanitizer, the concurrency tests under
+# ThreadSanitizer, and every libFuzzer target for FWSVD_FUZZ_SECONDS (default 45) each. Installs
+# missing build dependencies first (scripts/setup.sh).
+# Usage: scripts/test.sh [--no-asan]   (--no-asan: the release build and its tests only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,19 +14,36 @@ export OMP_WAIT_POLICY=PASSIVE
 # CI always has ../shared; a missing folder is then a failure, not a skip.
 if [ "${CI:-}" = true ]; then export FWSVD_REQUIRE_SHARED=1; fi
 
-echo "== release build (-Werror)"
+stage() { echo "== [$((SECONDS / 60))m$((SECONDS % 60))s] $*"; }
+
+stage "release build (-Werror)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFWSVD_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
-echo "== install + out-of-tree consumer (find_package and pkg-config)"
+stage "install + out-of-tree consumer (find_package and pkg-config)"
 bash scripts/check_install.sh build
 
 if [ "${1:-}" != "--no-asan" ]; then
-    echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
+    stage "AddressSanitizer + UndefinedBehaviorSanitizer build"
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFWSVD_WERROR=ON \
         -DFWSVD_SANITIZE="address;undefined" -DFWSVD_BUILD_BENCH=OFF >/dev/null
     cmake --build build-asan -j"$jobs"
     # The end-to-end evaluations of whole dev sets (label e2e) run in the release pass only.
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" -LE e2e)
+
+    # The concurrency tests (one model, many threads with a session each, every result equal to
+    # the single-threaded one) under ThreadSanitizer. libgomp is not TSan-aware, so OpenMP runs
+    # one thread per call here (OMP_NUM_THREADS=1): the threads under test are the callers'.
+    stage "ThreadSanitizer build (concurrency tests)"
+    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFWSVD_WERROR=ON \
+        -DFWSVD_SANITIZE=thread -DFWSVD_BUILD_BENCH=OFF >/dev/null
+    cmake --build build-tsan -j"$jobs" --target capi_test models_test
+    export OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+    build-tsan/tests/capi/capi_test --gtest_filter='*ManyThreads*'
+    build-tsan/tests/models/models_test --gtest_filter='*Concurrently*'
+    unset OMP_NUM_THREADS TSAN_OPTIONS
+
+    stage "fuzzing: every parser for ${FWSVD_FUZZ_SECONDS:-45} s (libFuzzer, ASan + UBSan)"
+    bash scripts/fuzz.sh "${FWSVD_FUZZ_SECONDS:-45}"
 fi
-echo "== all tests passed"
+stage "all tests passed"

@@ -71,14 +71,19 @@ class Peers:
         self.node_modules = os.path.join(a.cache, "node_modules")
 
     # -- environments
-    def torch_env(self, threads):
+    def torch_env(self, threads, variant=None):
+        v = variant or {}
         env = dict(os.environ)
-        env.update({"OPENBLAS_CORETYPE": "SkylakeX", "OMP_NUM_THREADS": str(threads),
-                    "OPENBLAS_NUM_THREADS": str(threads)})
-        if self.a.torch_wait_policy:
-            env["OMP_WAIT_POLICY"] = self.a.torch_wait_policy
-        if self.a.openblas_dir:
-            env["LD_LIBRARY_PATH"] = self.a.openblas_dir + ":" + env.get("LD_LIBRARY_PATH", "")
+        env.update({"OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)})
+        coretype = v.get("coretype", "SkylakeX")
+        if coretype:
+            env["OPENBLAS_CORETYPE"] = coretype
+        wait = v.get("wait", self.a.torch_wait_policy)
+        if wait:
+            env["OMP_WAIT_POLICY"] = wait
+        blas = v.get("blas", self.a.openblas_dir)
+        if blas:
+            env["LD_LIBRARY_PATH"] = blas + ":" + env.get("LD_LIBRARY_PATH", "")
         return env
 
     def node_env(self):
@@ -188,11 +193,12 @@ class Peers:
                 "--threads", str(t), "--seconds", str(a.seconds), "--json"])
         return last_json(p)["median_ms"]
 
-    def time_torch(self, m, t, mode=None):
+    def time_torch(self, m, t, variant=None):
         a = self.a
+        mode = (variant or {}).get("mode", a.torch_mode)
         p = sh([sys.executable, os.path.join(HERE, "torch_bert.py"), m["dir"], "--bench",
                 "--seq", str(a.seq), "--batch", str(a.batch), "--threads", str(t), "--seconds",
-                str(a.seconds), "--mode", mode or a.torch_mode, "--json"], env=self.torch_env(t))
+                str(a.seconds), "--mode", mode, "--json"], env=self.torch_env(t, variant))
         return last_json(p)["median_ms"]
 
     def time_ort(self, m, t):
@@ -238,7 +244,8 @@ def main():
     ap.add_argument("--wait-max", type=float, default=1800)
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("--explore", action="store_true",
-                    help="time the PyTorch modes eager/freeze/optimize interleaved instead")
+                    help="time PyTorch settings (jit modes, OMP_WAIT_POLICY, OpenBLAS build, "
+                         "OPENBLAS_CORETYPE) interleaved instead")
     a = ap.parse_args()
     a.fwsvd = os.path.abspath(a.fwsvd)
     a.models = a.models.split(",")
@@ -267,22 +274,37 @@ def main():
         return
 
     if a.explore:
-        modes = ["eager", "freeze", "optimize"]
+        # PyTorch settings, interleaved: jit modes, OMP_WAIT_POLICY, OpenBLAS build, CPU type.
+        ob = "/usr/lib/x86_64-linux-gnu/openblas-"
+        variants = {
+            "eager": {"mode": "eager"},
+            "eager ACTIVE": {"mode": "eager", "wait": "ACTIVE"},
+            "eager wait unset": {"mode": "eager", "wait": ""},
+            "eager openblas-openmp": {"mode": "eager", "blas": ob + "openmp"},
+            "eager openblas-pthread": {"mode": "eager", "blas": ob + "pthread"},
+            "eager no CORETYPE": {"mode": "eager", "coretype": ""},
+            "trace": {"mode": "trace"},
+            "freeze": {"mode": "freeze"},
+            "optimize": {"mode": "optimize"},
+        }
         res = {}
         for r in range(a.rounds):
             l = wait_for_quiet(a)
             for m in models:
                 for t in threads:
                     line = []
-                    for mode in modes:
-                        v = peers.time_torch(m, t, mode)
-                        res.setdefault((m["key"], t, mode), []).append(v)
-                        line.append(f"{mode} {v:.2f}")
-                    print(f"round {r + 1} load {l:.2f} {m['key']} t{t}: " + ", ".join(line), flush=True)
+                    for name, v in variants.items():
+                        ms = peers.time_torch(m, t, v)
+                        res.setdefault((m["key"], t, name), []).append(ms)
+                        line.append(f"{name} {ms:.2f}")
+                    print(f"round {r + 1} load {l:.2f}->{load1():.2f} {m['key']} t{t}: "
+                          + ", ".join(line), flush=True)
+        print("\n| model | threads | " + " | ".join(variants) + " |")
+        print("|---|---|" + "---|" * len(variants))
         for m in models:
             for t in threads:
-                print(f"{m['key']} t{t}: " + ", ".join(
-                    f"{mode} {statistics.median(res[(m['key'], t, mode)]):.2f} ms" for mode in modes))
+                print(f"| {m['key']} | {t} | " + " | ".join(
+                    f"{statistics.median(res[(m['key'], t, n)]):.2f}" for n in variants) + " |")
         return
 
     res, loads = {}, []

@@ -260,6 +260,21 @@ TEST_F(CliBad, TenMegabyteTextIsTruncatedQuickly) {
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2);
 }
 
+TEST_F(CliBad, StandardInputAndOddFileNames) {
+    // JSON Lines on standard input are recognised (the stream is read once, not re-opened).
+    auto in = file("in.jsonl", "{\"text\": \"good movie\"}\n{\"text\": \"bad\"}\n");
+    CmdResult r = run_tool("fwsvd", {"run", model_.string(), "--input", "-"}, in.string());
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2);
+    // A data file whose name is not UTF-8 goes into --json and the logits' metadata.
+    auto odd = file("d\xff.tsv", read_bytes(data_));
+    const fs::path out = tmp_ / "o.safetensors";
+    r = eval(odd, {"--json", "--dump-logits", out.string()});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["examples"], 3);
+    EXPECT_EQ(SafetensorsFile::open(out)->get("logits").shape, (Shape{3, 3}));
+}
+
 // ---- the command line -------------------------------------------------------------------------
 
 TEST_F(CliBad, UnknownFlagsAndBadValues) {
