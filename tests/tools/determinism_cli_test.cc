@@ -65,8 +65,8 @@ class Determinism : public ::testing::Test {
         fs::create_directories(dir);
         run_ok({"eval", model_.string(), "--data", dev_.string(), "--threads", t, "--dump-logits",
                 (dir / "logits.safetensors").string()});
-        run_ok({"fisher", model_.string(), "--data", train_.string(), "--examples", "120",
-                "--seed", "3", "--threads", t, "--out", (dir / "fisher.safetensors").string()});
+        run_ok({"fisher", model_.string(), "--data", train_.string(), "--examples", "120", "--seed",
+                "3", "--threads", t, "--out", (dir / "fisher.safetensors").string()});
         run_ok({"compress", model_.string(), "--method", "fwsvd", "--rank", "16", "--fisher",
                 (dir / "fisher.safetensors").string(), "--threads", t, "--out",
                 (dir / "fw16").string()});
@@ -82,8 +82,9 @@ class Determinism : public ::testing::Test {
     const fs::path dev_ = tmp_ / "dev.tsv";
 };
 
-const char* kOutputs[] = {"logits.safetensors", "fisher.safetensors", "fw16/model.safetensors",
-                          "fw16/config.json", "fw16-ft/model.safetensors", "fw16-ft/config.json",
+const char* kOutputs[] = {"logits.safetensors",        "fisher.safetensors",
+                          "fw16/model.safetensors",    "fw16/config.json",
+                          "fw16-ft/model.safetensors", "fw16-ft/config.json",
                           "ft-logits.safetensors"};
 
 TEST_F(Determinism, SameSeedAndThreadsGiveIdenticalBytes) {
