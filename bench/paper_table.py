@@ -224,20 +224,34 @@ def write_markdown(args, results, command, path):
         out.append(f"Dense: {fmt(d['value'])} (transformers reported {fmt(res['hf_score'])}). "
                    f"Fisher: {res['fisher']['examples']} examples in "
                    f"{res['fisher']['seconds']:.1f} s.\n")
+        # Classification tasks also show accuracy and MCC: F1 rewards a model that drifts towards
+        # the positive class (MRPC), and MCC is CoLA's own metric anyway.
+        extra = [m for m in ("accuracy", "mcc") if m in d.get("metrics", {}) and m != d["metric"]]
         out.append("| method | rank | fine-tuned | kept | " + d["metric"] +
-                   " | Δ vs dense | plain err | Fisher-weighted err |")
-        out.append("|---|---|---|---|---|---|---|---|")
+                   " | Δ vs dense | " + "".join(f"{m} | " for m in extra) +
+                   "plain err | Fisher-weighted err |")
+        out.append("|---|---|---|---|---|---|" + "---|" * len(extra) + "---|---|")
+        ex = lambda metrics: "".join(f"{fmt(metrics.get(m))} | " for m in extra)
+        out.append(f"| dense | – | – | 100.0% | {fmt(d['value'])} | – | "
+                   f"{ex(d.get('metrics', {}))}– | – |")
         rows = sorted(res["rows"], key=lambda r: (r["finetuned"], r["rank"], r["method"]))
         for r in rows:
             out.append(f"| {r['method']} | {r['rank']} | {'1 epoch' if r['finetuned'] else 'no'} "
                        f"| {100 * r['kept']:.1f}% | {fmt(r['value'])} | "
-                       f"{r['value'] - d['value']:+.4f} | {fmt(r['err_plain'])} | "
-                       f"{fmt(r['err_fisher'])} |")
+                       f"{r['value'] - d['value']:+.4f} | {ex(r.get('metrics', {}))}"
+                       f"{fmt(r['err_plain'])} | {fmt(r['err_fisher'])} |")
         out.append("")
     out.append("## The paper's claims, checked on these numbers\n")
     out.extend(claims(results))
     out.append("")
     out.append(f"![metric against parameters kept]({os.path.basename(args.svg)})\n")
+    # The analysis is prose written by a person after reading the tables above; it lives in its
+    # own file so that regenerating the tables never rewrites it.
+    reading = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_table_reading.md")
+    if os.path.exists(reading):
+        out.append("## Reading\n")
+        with open(reading) as f:
+            out.append(f.read().rstrip() + "\n")
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write("\n".join(out) + "\n")

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 cache=${FWSVD_DEMO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fwsvd/demo}
 out=${FWSVD_DEMO_OUT:-$PWD/out/demo}
 threads=${THREADS:-$(nproc)}
-ranks=(8 16 32)
+ranks=(1 4 16 32)
 start=$(date +%s)
 
 FWSVD_SETUP_DEMO=1 bash scripts/setup.sh
