@@ -77,11 +77,17 @@ void finish(fwsvd_session* s, size_t n, float* logits, float* probs, int* labels
 
 extern "C" {
 
-const char* fwsvd_version(void) { return fwsvd::version(); }
+const char* fwsvd_version(void) {
+    return fwsvd::version();
+}
 
-const char* fwsvd_last_error(void) { return g_last_error.c_str(); }
+const char* fwsvd_last_error(void) {
+    return g_last_error.c_str();
+}
 
-void fwsvd_set_num_threads(int n) { fwsvd::set_num_threads(n); }
+void fwsvd_set_num_threads(int n) {
+    fwsvd::set_num_threads(n);
+}
 
 fwsvd_status fwsvd_model_open(const char* dir, fwsvd_model** out) {
     if (!dir || !out) return fail(FWSVD_ERR_USAGE, "fwsvd_model_open: NULL argument");
@@ -94,7 +100,9 @@ fwsvd_status fwsvd_model_open(const char* dir, fwsvd_model** out) {
     });
 }
 
-void fwsvd_model_free(fwsvd_model* model) { delete model; }
+void fwsvd_model_free(fwsvd_model* model) {
+    delete model;
+}
 
 int fwsvd_model_num_labels(const fwsvd_model* model) {
     return model ? int(model->model->config().num_labels()) : 0;
@@ -120,7 +128,9 @@ fwsvd_status fwsvd_session_create(const fwsvd_model* model, fwsvd_session** out)
     });
 }
 
-void fwsvd_session_free(fwsvd_session* session) { delete session; }
+void fwsvd_session_free(fwsvd_session* session) {
+    delete session;
+}
 
 fwsvd_status fwsvd_classify(fwsvd_session* s, size_t n, const char* const* text_a,
                             const char* const* text_b, int max_len, float* logits,
@@ -132,8 +142,9 @@ fwsvd_status fwsvd_classify(fwsvd_session* s, size_t n, const char* const* text_
         const int64_t len = max_len == 0 ? 128 : max_len;
         s->batch.clear();
         for (size_t i = 0; i < n; ++i) {
-            if (!text_a[i]) throw fwsvd::Error("fwsvd_classify: text_a[" + std::to_string(i) +
-                                               "] is NULL", fwsvd::ErrorKind::usage);
+            if (!text_a[i])
+                throw fwsvd::Error("fwsvd_classify: text_a[" + std::to_string(i) + "] is NULL",
+                                   fwsvd::ErrorKind::usage);
             const bool pair = text_b && text_b[i];
             fwsvd::Encoding e = pair ? s->owner->tokenizer->encode_pair(text_a[i], text_b[i], len)
                                      : s->owner->tokenizer->encode(text_a[i], len);
@@ -154,8 +165,9 @@ fwsvd_status fwsvd_classify_ids(fwsvd_session* s, size_t n, const int32_t* const
         s->batch.clear();
         for (size_t i = 0; i < n; ++i) {
             if (!ids[i] || lengths[i] == 0) {
-                throw fwsvd::Error("fwsvd_classify_ids: sequence " + std::to_string(i) +
-                                   " is empty or NULL", fwsvd::ErrorKind::usage);
+                throw fwsvd::Error(
+                    "fwsvd_classify_ids: sequence " + std::to_string(i) + " is empty or NULL",
+                    fwsvd::ErrorKind::usage);
             }
             s->batch.add(ids[i], type_ids ? type_ids[i] : nullptr, int64_t(lengths[i]));
         }

@@ -63,8 +63,8 @@ TrainableModel make_trainable(const BertModel& model, int64_t num_labels, uint64
     std::normal_distribution<double> normal(0.0, t.config.initializer_range);
     for (const auto& e : t.layout.entries()) {
         float* dst = t.flat.data<float>() + e.offset;
-        const bool head = e.name.rfind("classifier.", 0) == 0 ||
-                          e.name.rfind("bert.pooler.", 0) == 0;
+        const bool head =
+            e.name.rfind("classifier.", 0) == 0 || e.name.rfind("bert.pooler.", 0) == 0;
         const float* src = model.find_data(e.name);
         if (src && !(fresh_head && e.name.rfind("classifier.", 0) == 0)) {
             std::copy(src, src + e.numel, dst);
@@ -143,7 +143,8 @@ std::vector<EpochReport> finetune(TrainableModel& tm, const EncodedData& train,
             bert_backward(grads, params, layout, batch, acts, targets, dloss.data(), GradMode::sum,
                           ws);
             if (o.max_grad_norm > 0) {
-                const double norm = std::sqrt(kernels::sum_squares(grad.data<float>(), total_floats));
+                const double norm =
+                    std::sqrt(kernels::sum_squares(grad.data<float>(), total_floats));
                 if (norm > o.max_grad_norm) {
                     kernels::scale(grad.data<float>(), total_floats,
                                    float(o.max_grad_norm / (norm + 1e-6)));
@@ -155,12 +156,11 @@ std::vector<EpochReport> finetune(TrainableModel& tm, const EncodedData& train,
             parallel_for(int64_t(entries.size()), 1, [&](int64_t b, int64_t e) {
                 for (int64_t i = b; i < e; ++i) {
                     const ParamEntry& pe = entries[size_t(i)];
-                    kernels::adamw_step(tm.flat.data<float>() + pe.offset,
-                                        grad.data<float>() + pe.offset,
-                                        m1.data<float>() + pe.offset, m2.data<float>() + pe.offset,
-                                        pe.numel, float(lr), float(o.adam_beta1),
-                                        float(o.adam_beta2), float(o.adam_eps),
-                                        decays(pe) ? float(o.weight_decay) : 0.0f, step + 1);
+                    kernels::adamw_step(
+                        tm.flat.data<float>() + pe.offset, grad.data<float>() + pe.offset,
+                        m1.data<float>() + pe.offset, m2.data<float>() + pe.offset, pe.numel,
+                        float(lr), float(o.adam_beta1), float(o.adam_beta2), float(o.adam_eps),
+                        decays(pe) ? float(o.weight_decay) : 0.0f, step + 1);
                 }
             });
             loss_sum += loss;
@@ -180,8 +180,8 @@ std::vector<EpochReport> finetune(TrainableModel& tm, const EncodedData& train,
             auto model = BertModel::from_flat(tm.config, layout, std::move(copy));
             Session session(model);
             std::vector<float> logits = predict_logits(session, *dev, 64, nullptr);
-            EvalResult r = evaluate(tm.config, *dev, logits.data(),
-                                    primary_metric(tm.config, *dev, o.metric));
+            EvalResult r =
+                evaluate(tm.config, *dev, logits.data(), primary_metric(tm.config, *dev, o.metric));
             rep.dev_value = r.value;
             rep.dev_metrics = r.metrics;
         }

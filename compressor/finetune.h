@@ -32,11 +32,11 @@ struct FinetuneOptions {
 
 struct EpochReport {
     int64_t epoch = 0;
-    int64_t steps = 0;          // optimizer steps so far
-    double train_loss = 0;      // mean training loss over the epoch
-    double first_loss = 0;      // mean loss of the epoch's first 10 steps
-    double last_loss = 0;       // mean loss of the epoch's last 10 steps
-    double dev_value = 0;       // primary dev metric (when dev data is given)
+    int64_t steps = 0;      // optimizer steps so far
+    double train_loss = 0;  // mean training loss over the epoch
+    double first_loss = 0;  // mean loss of the epoch's first 10 steps
+    double last_loss = 0;   // mean loss of the epoch's last 10 steps
+    double dev_value = 0;   // primary dev metric (when dev data is given)
     std::map<std::string, double> dev_metrics;
     double seconds = 0;
 };

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "models/bert_backward.h"
@@ -69,8 +69,9 @@ FisherResult compute_fisher(const BertModel& model, const EncodedData& data,
     Tensor acc = Tensor::zeros({layout.total_floats()});
     const auto& entries = layout.entries();
     BertParams grads = layout.bind([&](size_t i) -> float* {
-        return is_fisher_target(entries[i], options.all_params) ? acc.data<float>() + entries[i].offset
-                                                               : nullptr;
+        return is_fisher_target(entries[i], options.all_params)
+                   ? acc.data<float>() + entries[i].offset
+                   : nullptr;
     });
 
     Activations acts;

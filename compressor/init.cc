@@ -127,8 +127,8 @@ TrainableModel init_model(const BertConfig& config, uint64_t seed) {
                     fill_normal(dst, e.numel, config.initializer_range, tensor_seed(seed, e.name));
                     break;
                 case ParamKind::layernorm: {
-                    const bool gamma = e.name.size() >= 7 &&
-                                       e.name.compare(e.name.size() - 7, 7, ".weight") == 0;
+                    const bool gamma =
+                        e.name.size() >= 7 && e.name.compare(e.name.size() - 7, 7, ".weight") == 0;
                     std::fill(dst, dst + e.numel, gamma ? 1.0f : 0.0f);
                     break;
                 }
@@ -147,8 +147,7 @@ TrainableModel init_model(const BertConfig& config, uint64_t seed) {
 }
 
 void save_initialized(const std::filesystem::path& out_dir, const TrainableModel& model,
-                      const std::filesystem::path& vocab_file, bool do_lower_case,
-                      uint64_t seed) {
+                      const std::filesystem::path& vocab_file, bool do_lower_case, uint64_t seed) {
     const std::string vocab = read_file(vocab_file, kMaxTokenizerBytes, "vocabulary file");
     nlohmann::ordered_json tc;
     tc["tokenizer_class"] = "BertTokenizer";

@@ -59,7 +59,6 @@ TrainableModel init_model(const BertConfig& config, uint64_t seed);
 // vocabulary copied byte for byte as vocab.txt and a tokenizer_config.json (BertTokenizer,
 // do_lower_case as given).
 void save_initialized(const std::filesystem::path& out_dir, const TrainableModel& model,
-                      const std::filesystem::path& vocab_file, bool do_lower_case,
-                      uint64_t seed);
+                      const std::filesystem::path& vocab_file, bool do_lower_case, uint64_t seed);
 
 }  // namespace fwsvd

@@ -6,7 +6,8 @@ namespace fwsvd::kernels {
 
 enum class Activation {
     gelu,       // "gelu": x/2 (1 + erf(x/√2)), exact
-    gelu_tanh,  // "gelu_new", "gelu_pytorch_tanh", "gelu_fast": x/2 (1 + tanh(√(2/π)(x + 0.044715x³)))
+    gelu_tanh,  // "gelu_new", "gelu_pytorch_tanh", "gelu_fast": x/2 (1 + tanh(√(2/π)(x +
+                // 0.044715x³)))
     relu,       // "relu"
     silu,       // "silu", "swish": x·sigmoid(x)
     tanh,       // "tanh" (also the pooler's activation)

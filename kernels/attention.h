@@ -49,9 +49,8 @@ void attention_forward_ref(T* out, T* probs, const T* q, const T* k, const T* v,
                            const SeqSpan* seqs, const AttentionShape& shape, int64_t item_begin,
                            int64_t item_end, T* scratch);
 template <typename T>
-void attention_backward_ref(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k,
-                            const T* v, const T* probs, const SeqSpan* seqs,
-                            const AttentionShape& shape, int64_t item_begin, int64_t item_end,
-                            T* scratch);
+void attention_backward_ref(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, const T* v,
+                            const T* probs, const SeqSpan* seqs, const AttentionShape& shape,
+                            int64_t item_begin, int64_t item_end, T* scratch);
 
 }  // namespace fwsvd::kernels

@@ -4,7 +4,8 @@
 
 namespace fwsvd::kernels {
 
-// out[n, c_out] = inp[n, c_in] · weight[c_out, c_in]ᵀ + bias[c_out]. bias may be null. Overwrites out.
+// out[n, c_out] = inp[n, c_in] · weight[c_out, c_in]ᵀ + bias[c_out]. bias may be null. Overwrites
+// out.
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t n,
                     int64_t c_in, int64_t c_out);
 // Accumulates (+=): dinp[n, c_in] += dout · weight; dweight[c_out, c_in] += doutᵀ · inp;

@@ -20,8 +20,8 @@ template <typename T>
 void cross_entropy_forward_ref(T* losses, T* probs, const T* logits, const int32_t* labels,
                                int64_t b, int64_t c);
 template <typename T>
-void cross_entropy_backward_ref(T* dlogits, const T* dlosses, const T* probs,
-                                const int32_t* labels, int64_t b, int64_t c);
+void cross_entropy_backward_ref(T* dlogits, const T* dlosses, const T* probs, const int32_t* labels,
+                                int64_t b, int64_t c);
 template <typename T>
 void mse_forward_ref(T* losses, const T* preds, const T* targets, int64_t b);
 template <typename T>

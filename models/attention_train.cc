@@ -38,9 +38,9 @@ void attention_dropout_forward(float* out, float* probs, float* probs_drop, uint
     });
 }
 
-void attention_dropout_backward(float* dq, float* dk, float* dv, const float* dout,
-                                const float* q, const float* k, const float* v,
-                                const float* probs, const float* probs_drop, const uint8_t* mask,
+void attention_dropout_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                                const float* k, const float* v, const float* probs,
+                                const float* probs_drop, const uint8_t* mask,
                                 const std::vector<kernels::SeqSpan>& seqs,
                                 const kernels::AttentionShape& sh, float p) {
     const int64_t nh = sh.num_heads, hd = sh.head_dim;

@@ -16,9 +16,9 @@ void attention_dropout_forward(float* out, float* probs, float* probs_drop, uint
                                const std::vector<kernels::SeqSpan>& seqs,
                                const kernels::AttentionShape& shape, float p, uint64_t seed);
 // Accumulates dq, dk, dv.
-void attention_dropout_backward(float* dq, float* dk, float* dv, const float* dout,
-                                const float* q, const float* k, const float* v,
-                                const float* probs, const float* probs_drop, const uint8_t* mask,
+void attention_dropout_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                                const float* k, const float* v, const float* probs,
+                                const float* probs_drop, const uint8_t* mask,
                                 const std::vector<kernels::SeqSpan>& seqs,
                                 const kernels::AttentionShape& shape, float p);
 

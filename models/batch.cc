@@ -41,9 +41,8 @@ void Batch::validate(const BertConfig& c, const char* what) const {
     for (size_t i = 0; i < ids.size(); ++i) {
         FWSVD_CHECK(ids[i] >= 0 && ids[i] < c.vocab_size, what, ": token id ", ids[i],
                     " is outside the vocabulary (", c.vocab_size, ")");
-        FWSVD_CHECK(type_ids[i] >= 0 && type_ids[i] < c.type_vocab_size, what,
-                    ": token type id ", type_ids[i], " is outside type_vocab_size (",
-                    c.type_vocab_size, ")");
+        FWSVD_CHECK(type_ids[i] >= 0 && type_ids[i] < c.type_vocab_size, what, ": token type id ",
+                    type_ids[i], " is outside type_vocab_size (", c.type_vocab_size, ")");
     }
 }
 

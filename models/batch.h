@@ -9,9 +9,9 @@
 namespace fwsvd {
 
 struct Batch {
-    std::vector<int32_t> ids;       // [N] token ids of all sequences, packed
-    std::vector<int32_t> type_ids;  // [N] token type ids
-    std::vector<int32_t> pos_ids;   // [N] position ids (0.. within each sequence)
+    std::vector<int32_t> ids;            // [N] token ids of all sequences, packed
+    std::vector<int32_t> type_ids;       // [N] token type ids
+    std::vector<int32_t> pos_ids;        // [N] position ids (0.. within each sequence)
     std::vector<kernels::SeqSpan> seqs;  // [B] rows of each sequence (probs_offset unused here)
 
     int64_t tokens() const { return int64_t(ids.size()); }

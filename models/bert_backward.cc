@@ -31,7 +31,9 @@ struct Ctx {
     const std::vector<Span>* spans;  // the examples' rows in the current buffers
 };
 
-void zero(float* p, int64_t n) { std::memset(p, 0, size_t(n) * sizeof(float)); }
+void zero(float* p, int64_t n) {
+    std::memset(p, 0, size_t(n) * sizeof(float));
+}
 
 // Weight gradient dW [out, in] of Y = X Wᵀ from dY [N, out] and X [N, in].
 void weight_grad(float* g, const float* dy, const float* x, int64_t out, int64_t in,
@@ -86,7 +88,8 @@ void linear_backward_any(float* dinp, const LinearParams& g, const float* dout, 
     } else {
         weight_grad(g.weight, dout, inp, p.out, p.in, ctx);
         rowsum_grad(g.bias, dout, p.out, ctx);
-        if (dinp) kernels::linear_backward(dinp, nullptr, nullptr, dout, inp, p.weight, n, p.in, p.out);
+        if (dinp)
+            kernels::linear_backward(dinp, nullptr, nullptr, dout, inp, p.weight, n, p.in, p.out);
     }
 }
 
@@ -102,8 +105,7 @@ void layernorm_backward_any(float* dinp, float* dgamma, float* dbeta, const floa
                                         gamma, mean + b, rstd + b, e - b, c);
         });
         if (dgamma || dbeta) {
-            kernels::layernorm_backward(nullptr, dgamma, dbeta, dout, inp, gamma, mean, rstd, n,
-                                        c);
+            kernels::layernorm_backward(nullptr, dgamma, dbeta, dout, inp, gamma, mean, rstd, n, c);
         }
         return;
     }
@@ -137,7 +139,8 @@ void embedding_grad(float* g, const int32_t* idx, const float* dout, int64_t h, 
             if (r.empty()) r.assign(size_t(h), 0.0f);
             kernels::accumulate(r.data(), dout + i * h, h);
         }
-        for (const auto& [id, r] : rows) kernels::square_accumulate(g + int64_t(id) * h, r.data(), h);
+        for (const auto& [id, r] : rows)
+            kernels::square_accumulate(g + int64_t(id) * h, r.data(), h);
     }
 }
 
@@ -152,13 +155,13 @@ void bert_backward(const BertParams& g, const BertParams& p, const ParamLayout& 
                    const Batch& batch, const Activations& a, const Targets& targets,
                    const float* dlosses, GradMode mode, BackwardWorkspace& ws) {
     const BertConfig& c = layout.config();
-    const int64_t N = a.n, B = a.b, H = c.hidden_size, I = c.intermediate_size,
-                  C = c.num_labels();
+    const int64_t N = a.n, B = a.b, H = c.hidden_size, I = c.intermediate_size, C = c.num_labels();
     const kernels::Activation act = activation_of(c.hidden_act);
     const kernels::AttentionShape shape{c.num_attention_heads, c.head_dim(), H, H, H, H};
     int64_t rmax = 1;
     for (const auto& e : layout.entries()) {
-        if (e.kind == ParamKind::linear_factor) rmax = std::max(rmax, std::min(e.shape[0], e.shape[1]));
+        if (e.kind == ParamKind::linear_factor)
+            rmax = std::max(rmax, std::min(e.shape[0], e.shape[1]));
     }
 
     // Scratch: 8 [N, H], 2 [N, I], [N, rmax], head buffers.
@@ -171,10 +174,10 @@ void bert_backward(const BertParams& g, const BertParams& p, const ParamLayout& 
         next += n;
         return r;
     };
-    float* dx = take(N * H);       // gradient of the current layer's output
-    float* dx_in = take(N * H);    // gradient of the current layer's input
-    float* d_res = take(N * H);    // gradient of a LayerNorm input
-    float* d_drop = take(N * H);   // gradient before a dropout
+    float* dx = take(N * H);      // gradient of the current layer's output
+    float* dx_in = take(N * H);   // gradient of the current layer's input
+    float* d_res = take(N * H);   // gradient of a LayerNorm input
+    float* d_drop = take(N * H);  // gradient before a dropout
     float* dq = take(N * H);
     float* dk = take(N * H);
     float* dv = take(N * H);
@@ -226,8 +229,8 @@ void bert_backward(const BertParams& g, const BertParams& p, const ParamLayout& 
         const LayerParams& lg = g.layers[size_t(l)];
         // x2 = LN(res2), res2 = dropout(ffn) + x1
         zero(d_res, N * H);
-        layernorm_backward_any(d_res, lg.out_ln_gamma, lg.out_ln_beta, dx, la.res2,
-                               lp.out_ln_gamma, la.ln2_mean, la.ln2_rstd, H, tok);
+        layernorm_backward_any(d_res, lg.out_ln_gamma, lg.out_ln_beta, dx, la.res2, lp.out_ln_gamma,
+                               la.ln2_mean, la.ln2_rstd, H, tok);
         const float* d_ffn = d_res;
         if (a.dropout) {
             dropout_back(d_drop, d_res, la.ffn_mask, N * H, a.p_hidden);
@@ -255,8 +258,8 @@ void bert_backward(const BertParams& g, const BertParams& p, const ParamLayout& 
         zero(dk, N * H);
         zero(dv, N * H);
         if (a.p_attn > 0) {
-            attention_dropout_backward(dq, dk, dv, d_ctx, la.q, la.k, la.v, la.probs,
-                                       la.probs_drop, la.probs_mask, a.seqs, shape, a.p_attn);
+            attention_dropout_backward(dq, dk, dv, d_ctx, la.q, la.k, la.v, la.probs, la.probs_drop,
+                                       la.probs_mask, a.seqs, shape, a.p_attn);
         } else {
             attention_all_backward(dq, dk, dv, d_ctx, la.q, la.k, la.v, la.probs, a.seqs, shape);
         }

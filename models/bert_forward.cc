@@ -58,8 +58,8 @@ void bert_forward(const BertParams& p, const ParamLayout& layout, const Batch& b
 
     kernels::embedding_forward(a.emb_sum, batch.ids.data(), batch.pos_ids.data(),
                                batch.type_ids.data(), p.word_emb, p.pos_emb, p.type_emb, N, H);
-    layernorm_rows(a.emb_ln, a.emb_mean, a.emb_rstd, a.emb_sum, p.emb_ln_gamma, p.emb_ln_beta, N,
-                   H, eps);
+    layernorm_rows(a.emb_ln, a.emb_mean, a.emb_rstd, a.emb_sum, p.emb_ln_gamma, p.emb_ln_beta, N, H,
+                   eps);
     if (opt.dropout) {
         kernels::dropout_forward(a.x0, a.emb_mask, a.emb_ln, N * H, p_hidden,
                                  site_seed(opt.seed, 0), 0);
@@ -74,8 +74,7 @@ void bert_forward(const BertParams& p, const ParamLayout& layout, const Batch& b
         linear_forward_any(la.v, la.tv, la.inp, lp.value, N);
         if (p_attn > 0) {
             attention_dropout_forward(la.ctx, la.probs, la.probs_drop, la.probs_mask, la.q, la.k,
-                                      la.v, a.seqs, shape, p_attn,
-                                      site_seed(opt.seed, 500000 + l));
+                                      la.v, a.seqs, shape, p_attn, site_seed(opt.seed, 500000 + l));
         } else {
             attention_all(la.ctx, la.probs, la.q, la.k, la.v, a.seqs, shape);
         }
@@ -87,8 +86,8 @@ void bert_forward(const BertParams& p, const ParamLayout& layout, const Batch& b
             ao = la.res1;
         }
         kernels::add_forward(la.res1, ao, la.inp, N * H);
-        layernorm_rows(la.x1, la.ln1_mean, la.ln1_rstd, la.res1, lp.attn_ln_gamma,
-                       lp.attn_ln_beta, N, H, eps);
+        layernorm_rows(la.x1, la.ln1_mean, la.ln1_rstd, la.res1, lp.attn_ln_gamma, lp.attn_ln_beta,
+                       N, H, eps);
         linear_forward_any(la.inter_pre, la.t_inter, la.x1, lp.inter, N);
         kernels::activation_forward(act, la.inter, la.inter_pre, N * I);
         linear_forward_any(la.ffn, la.t_out, la.inter, lp.out, N);
@@ -99,8 +98,8 @@ void bert_forward(const BertParams& p, const ParamLayout& layout, const Batch& b
             ffn = la.res2;
         }
         kernels::add_forward(la.res2, ffn, la.x1, N * H);
-        layernorm_rows(la.x2, la.ln2_mean, la.ln2_rstd, la.res2, lp.out_ln_gamma, lp.out_ln_beta,
-                       N, H, eps);
+        layernorm_rows(la.x2, la.ln2_mean, la.ln2_rstd, la.res2, lp.out_ln_gamma, lp.out_ln_beta, N,
+                       H, eps);
     }
     if (!opt.head) return;
     FWSVD_CHECK(p.pooler.bias && p.classifier.bias, "the model has no pooler/classifier head");

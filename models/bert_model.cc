@@ -65,8 +65,9 @@ std::shared_ptr<const BertModel> BertModel::load(const fs::path& dir,
                                                  const ModelLoadOptions& options) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) {
-        throw Error(str_cat(dir.string(), ": not a model folder (expected config.json and "
-                                          "model.safetensors inside)"));
+        throw Error(str_cat(dir.string(),
+                            ": not a model folder (expected config.json and "
+                            "model.safetensors inside)"));
     }
     std::shared_ptr<BertModel> m(new BertModel());
     m->dir_ = dir;
@@ -85,9 +86,10 @@ std::shared_ptr<const BertModel> BertModel::load(const fs::path& dir,
             throw Error(str_cat(dir.string(), ": sharded checkpoints are not supported"));
         }
         if (fs::exists(dir / "pytorch_model.bin", ec)) {
-            throw Error(str_cat(dir.string(), ": only model.safetensors is supported (found "
-                                              "pytorch_model.bin; save with "
-                                              "safe_serialization=True)"));
+            throw Error(str_cat(dir.string(),
+                                ": only model.safetensors is supported (found "
+                                "pytorch_model.bin; save with "
+                                "safe_serialization=True)"));
         }
         throw Error(str_cat(weights.string(), ": not found"));
     }
@@ -101,8 +103,9 @@ std::shared_ptr<const BertModel> BertModel::load(const fs::path& dir,
         for (size_t i = 0; i < f.tensors().size() && i < 5; ++i) {
             seen += (i ? ", " : "") + f.tensors()[i].name;
         }
-        throw Error(str_cat(weights.string(), ": not a BERT checkpoint (no "
-                                              "bert.embeddings.word_embeddings.weight); found: ",
+        throw Error(str_cat(weights.string(),
+                            ": not a BERT checkpoint (no "
+                            "bert.embeddings.word_embeddings.weight); found: ",
                             seen.empty() ? "no tensors" : seen));
     }
     auto file_name = [&](const std::string& name) {
@@ -217,6 +220,9 @@ std::shared_ptr<const BertModel> BertModel::load(const fs::path& dir,
         }
         m->entry_ptrs_.push_back(view);
     }
+    // The scan above read every weight into memory; what is used next (packing, a forward)
+    // maps its pages in again, so the resident size is what is used, not the whole file.
+    m->file_->release_all_pages();
     m->bind_entries();
     return m;
 }
@@ -228,7 +234,8 @@ std::shared_ptr<const BertModel> BertModel::from_flat(const BertConfig& config,
     m->config_ = config;
     m->layout_ = layout;
     m->owned_ = std::move(flat);
-    for (const auto& e : layout.entries()) m->entry_ptrs_.push_back(m->owned_.data<float>() + e.offset);
+    for (const auto& e : layout.entries())
+        m->entry_ptrs_.push_back(m->owned_.data<float>() + e.offset);
     m->bind_entries();
     return m;
 }
@@ -250,6 +257,16 @@ Tensor BertModel::copy_flat() const {
                     size_t(entries[i].numel) * sizeof(float));
     }
     return flat;
+}
+
+void BertModel::release_weight_pages(const LinearParams& p) const {
+    if (!file_) return;
+    auto release = [&](const float* w, int64_t n) {
+        if (w) file_->release_pages(w, size_t(n) * sizeof(float));
+    };
+    release(p.weight, p.out * p.in);
+    release(p.a, p.rank * p.in);
+    release(p.b, p.out * p.rank);
 }
 
 std::string BertModel::checksum() const {
@@ -281,9 +298,9 @@ void save_checkpoint(const fs::path& out_dir, const BertConfig& config, const Pa
             if (fs::exists(tokenizer_dir / name, ec)) {
                 fs::copy_file(tokenizer_dir / name, dir.path() / name, ec);
                 if (ec) {
-                    throw Error(str_cat((tokenizer_dir / name).string(), ": cannot copy: ",
-                                        ec.message()),
-                                ErrorKind::io);
+                    throw Error(
+                        str_cat((tokenizer_dir / name).string(), ": cannot copy: ", ec.message()),
+                        ErrorKind::io);
                 }
             }
         }

@@ -18,7 +18,7 @@ struct ModelLoadOptions {
 };
 
 class BertModel {
-public:
+  public:
     // Loads MODEL_DIR/config.json and MODEL_DIR/model.safetensors. Accepts
     // BertForSequenceClassification, BertModel and BertForMaskedLM/BertForPreTraining checkpoints
     // (their cls.* heads are ignored) and fwsvd's factored checkpoints; refuses anything else
@@ -44,8 +44,12 @@ public:
     std::string checksum() const;
     // Parameters and bytes (float32) of the whole model.
     int64_t num_params() const;
+    // Drops the pages of a linear layer's weights from resident memory when they are views into
+    // the memory-mapped file (a later read maps them in again; SafetensorsFile::release_pages).
+    // Called once the weights are packed, so that a loaded model does not hold them twice.
+    void release_weight_pages(const LinearParams& p) const;
 
-private:
+  private:
     BertModel() = default;
     void bind_entries();
     BertConfig config_;

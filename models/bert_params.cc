@@ -6,7 +6,7 @@ namespace fwsvd {
 
 std::vector<std::string> encoder_linear_prefixes(int64_t layer) {
     const std::string p = "bert.encoder.layer." + std::to_string(layer) + ".";
-    return {p + "attention.self.query", p + "attention.self.key", p + "attention.self.value",
+    return {p + "attention.self.query",   p + "attention.self.key", p + "attention.self.value",
             p + "attention.output.dense", p + "intermediate.dense", p + "output.dense"};
 }
 
@@ -60,8 +60,8 @@ ParamLayout::ParamLayout(const BertConfig& config, const LayoutOptions& options)
     if (options.pooler) add_linear("bert.pooler.dense", h, h);
     if (options.classifier) add_linear("classifier", h, config.num_labels());
     for (const auto& [prefix, r] : options.ranks) {
-        FWSVD_CHECK(index_.count(prefix + ".bias"), "rank given for unknown linear layer '",
-                    prefix, "'");
+        FWSVD_CHECK(index_.count(prefix + ".bias"), "rank given for unknown linear layer '", prefix,
+                    "'");
         FWSVD_CHECK(r >= 0, "negative rank for '", prefix, "'");
     }
 }

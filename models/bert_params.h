@@ -26,22 +26,22 @@ struct LinearParams {
 };
 
 struct LayerParams {
-    LinearParams query;      // [H, H]
-    LinearParams key;        // [H, H]
-    LinearParams value;      // [H, H]
-    LinearParams attn_out;   // [H, H]
-    float* attn_ln_gamma;    // [H]
-    float* attn_ln_beta;     // [H]
-    LinearParams inter;      // [I, H]
-    LinearParams out;        // [H, I]
-    float* out_ln_gamma;     // [H]
-    float* out_ln_beta;      // [H]
+    LinearParams query;     // [H, H]
+    LinearParams key;       // [H, H]
+    LinearParams value;     // [H, H]
+    LinearParams attn_out;  // [H, H]
+    float* attn_ln_gamma;   // [H]
+    float* attn_ln_beta;    // [H]
+    LinearParams inter;     // [I, H]
+    LinearParams out;       // [H, I]
+    float* out_ln_gamma;    // [H]
+    float* out_ln_beta;     // [H]
 };
 
 struct BertParams {
-    float* word_emb = nullptr;  // [V, H]
-    float* pos_emb = nullptr;   // [P, H]
-    float* type_emb = nullptr;  // [TT, H]
+    float* word_emb = nullptr;      // [V, H]
+    float* pos_emb = nullptr;       // [P, H]
+    float* type_emb = nullptr;      // [TT, H]
     float* emb_ln_gamma = nullptr;  // [H]
     float* emb_ln_beta = nullptr;   // [H]
     std::vector<LayerParams> layers;
@@ -56,7 +56,7 @@ struct ParamEntry {
     std::string name;  // Hugging Face name, e.g. bert.encoder.layer.0.attention.self.query.weight
     Shape shape;
     int64_t numel;
-    int64_t offset;    // in floats from the start of the flat buffer (64-byte aligned)
+    int64_t offset;  // in floats from the start of the flat buffer (64-byte aligned)
     ParamKind kind;
     std::string linear;  // for linear weights, factors and biases: the layer prefix; else ""
 };
@@ -76,7 +76,7 @@ struct LayoutOptions {
 };
 
 class ParamLayout {
-public:
+  public:
     ParamLayout() = default;
     ParamLayout(const BertConfig& config, const LayoutOptions& options);
 
@@ -91,7 +91,7 @@ public:
     // Pointers given entry by entry (entry index in entries() -> its data).
     BertParams bind(const std::function<float*(size_t)>& data_of) const;
 
-private:
+  private:
     void add(const std::string& name, Shape shape, ParamKind kind, const std::string& linear = "");
     void add_linear(const std::string& prefix, int64_t in, int64_t out);
     BertConfig config_;

@@ -18,8 +18,7 @@ void layernorm_rows(float* out, float* mean, float* rstd, const float* inp, cons
 
 // Attention over all (sequence, head) items, split across threads with per-thread scratch.
 void attention_all(float* out, float* probs, const float* q, const float* k, const float* v,
-                   const std::vector<kernels::SeqSpan>& seqs,
-                   const kernels::AttentionShape& shape);
+                   const std::vector<kernels::SeqSpan>& seqs, const kernels::AttentionShape& shape);
 // Inference form: the same items split across threads by their cost (len · (keys + head_dim)),
 // each thread using its slice of `scratch`, which holds attention_threads(seqs, shape) slices
 // of scratch_per_thread >= attention_scratch_size(seqs) floats. No allocation.

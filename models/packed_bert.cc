@@ -119,6 +119,11 @@ std::shared_ptr<const PackedBert> PackedBert::build(std::shared_ptr<const BertMo
             middle = std::max(middle, l->rank);
         }
         pb->layers_.push_back(std::move(layer));
+        // The packed copies are what the forward reads from now on.
+        for (const LinearParams* l :
+             {&lp.query, &lp.key, &lp.value, &lp.attn_out, &lp.inter, &lp.out}) {
+            model->release_weight_pages(*l);
+        }
     }
     if (model->has_pooler()) {
         pb->pooler_ = pack_linear(p.pooler, MatmulEpilogue::none, "pooler");

@@ -64,9 +64,8 @@ EncodedData encode_dataset(const Dataset& data, const Tokenizer& tok, const Bert
             FWSVD_CHECK(int64_t(ex.input_ids.size()) <= max_len, where, ": input_ids has ",
                         ex.input_ids.size(), " tokens, more than --max-len ", max_len);
             enc.ids = ex.input_ids;
-            enc.type_ids = ex.token_type_ids.empty()
-                               ? std::vector<int32_t>(ex.input_ids.size(), 0)
-                               : ex.token_type_ids;
+            enc.type_ids = ex.token_type_ids.empty() ? std::vector<int32_t>(ex.input_ids.size(), 0)
+                                                     : ex.token_type_ids;
             for (int32_t id : enc.ids) {
                 FWSVD_CHECK(id < config.vocab_size, where, ": token id ", id,
                             " is outside the vocabulary (", config.vocab_size, ")");
@@ -108,7 +107,8 @@ EncodedData encode_dataset(const Dataset& data, const Tokenizer& tok, const Bert
                 auto it = config.label2id.find(ex.label);
                 if (it == config.label2id.end()) {
                     std::string names;
-                    for (const auto& [k, v] : config.label2id) names += (names.empty() ? "" : ", ") + k;
+                    for (const auto& [k, v] : config.label2id)
+                        names += (names.empty() ? "" : ", ") + k;
                     throw Error(str_cat(where, ": label '", ex.label,
                                         "' is neither a class id (0..", C - 1,
                                         ") nor a name in label2id (", names, ")"));
@@ -152,7 +152,8 @@ std::vector<float> predict_logits(Session& session, const EncodedData& data, int
         out.resize((end - begin) * size_t(C));
         session.forward(batch, out.data());
         for (size_t i = begin; i < end; ++i) {
-            std::copy_n(out.data() + (i - begin) * size_t(C), C, logits.data() + order[i] * size_t(C));
+            std::copy_n(out.data() + (i - begin) * size_t(C), C,
+                        logits.data() + order[i] * size_t(C));
         }
         if (progress) progress->add(int64_t(end - begin));
     }

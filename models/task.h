@@ -20,9 +20,9 @@ struct EncodedData {
     std::vector<Encoding> encodings;  // [N] in file order
     std::vector<int64_t> lines;       // [N] line of each example in the file
     bool has_labels = false;
-    Targets targets;                  // classes or values, when labelled
-    bool pairs = false;               // the examples are text pairs
-    int64_t truncated = 0;            // examples cut to max_len
+    Targets targets;        // classes or values, when labelled
+    bool pairs = false;     // the examples are text pairs
+    int64_t truncated = 0;  // examples cut to max_len
 };
 
 // Tokenizes every example (or checks its input_ids) and resolves labels: for classification an

@@ -23,7 +23,8 @@ std::string random_suffix() {
     std::random_device rd;
     uint64_t v = (uint64_t(rd()) << 32) ^ rd() ^ (counter++ * 0x9E3779B97F4A7C15ull);
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%d-%08llx", int(getpid()), (unsigned long long)(v & 0xffffffff));
+    std::snprintf(buf, sizeof buf, "%d-%08llx", int(getpid()),
+                  (unsigned long long)(v & 0xffffffff));
     return buf;
 }
 
@@ -62,9 +63,10 @@ void remove_tree_signal_safe(const char* path) {
     if (dfd >= 0) {
         // getdents is not in POSIX's async-signal-safe list, but unlinkat/rmdir are; the known
         // names fwsvd writes are removed explicitly.
-        static const char* names[] = {"model.safetensors", "config.json", "vocab.txt",
-                                      "tokenizer.json", "tokenizer_config.json", "spiece.model",
-                                      "special_tokens_map.json", "report.json", "TRAINING.json"};
+        static const char* names[] = {
+            "model.safetensors",       "config.json",           "vocab.txt",
+            "tokenizer.json",          "tokenizer_config.json", "spiece.model",
+            "special_tokens_map.json", "report.json",           "TRAINING.json"};
         for (const char* n : names) unlinkat(dfd, n, 0);
         close(dfd);
     }
@@ -95,7 +97,7 @@ void unregister_temp_path(const fs::path& path) {
 }
 
 void install_interrupt_cleanup() {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = interrupt_handler;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
@@ -108,8 +110,9 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         unregister_temp_path(tmp);
-        throw Error(str_cat(path.string(), ": cannot create temporary file: ", std::strerror(errno)),
-                    ErrorKind::io);
+        throw Error(
+            str_cat(path.string(), ": cannot create temporary file: ", std::strerror(errno)),
+            ErrorKind::io);
     }
     const char* p = content.data();
     size_t left = content.size();
@@ -121,7 +124,8 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
             ::close(fd);
             ::unlink(tmp.c_str());
             unregister_temp_path(tmp);
-            throw Error(str_cat(path.string(), ": write failed: ", std::strerror(e)), ErrorKind::io);
+            throw Error(str_cat(path.string(), ": write failed: ", std::strerror(e)),
+                        ErrorKind::io);
         }
         p += w;
         left -= size_t(w);
@@ -199,9 +203,9 @@ void AtomicDir::commit() {
         fs::path old = temp_sibling(dest_);
         fs::rename(dest_, old, ec);
         if (ec) {
-            throw Error(str_cat(dest_.string(), ": cannot move the previous output aside: ",
-                                ec.message()),
-                        ErrorKind::io);
+            throw Error(
+                str_cat(dest_.string(), ": cannot move the previous output aside: ", ec.message()),
+                ErrorKind::io);
         }
         fs::rename(tmp_, dest_, ec);
         if (ec) {

@@ -14,7 +14,7 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 // commit(). If the destination exists it is replaced only at commit (the old one is moved aside
 // and removed after the swap). Without commit() the temporary folder is removed.
 class AtomicDir {
-public:
+  public:
     explicit AtomicDir(const std::filesystem::path& destination);
     ~AtomicDir();
     AtomicDir(const AtomicDir&) = delete;
@@ -24,7 +24,7 @@ public:
     const std::filesystem::path& path() const { return tmp_; }
     void commit();
 
-private:
+  private:
     std::filesystem::path dest_;
     std::filesystem::path tmp_;
     bool committed_ = false;

@@ -137,8 +137,8 @@ void BertConfig::validate(const std::string& source) const {
         FWSVD_CHECK(*classifier_dropout >= 0 && *classifier_dropout < 1, source,
                     ": classifier_dropout ", *classifier_dropout, " is out of range [0, 1)");
     }
-    static const char* acts[] = {"gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu",
-                                 "silu", "swish", "tanh"};
+    static const char* acts[] = {
+        "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu", "swish", "tanh"};
     bool act_ok = false;
     for (const char* a : acts) act_ok = act_ok || hidden_act == a;
     FWSVD_CHECK(act_ok, source, ": hidden_act '", hidden_act,

@@ -1,4 +1,5 @@
-// Hugging Face config.json for BERT (BertConfig's fields plus the PretrainedConfig ones fwsvd uses).
+// Hugging Face config.json for BERT (BertConfig's fields plus the PretrainedConfig ones fwsvd
+// uses).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -30,8 +31,8 @@ struct BertConfig {
     std::optional<double> classifier_dropout;  // null: hidden_dropout_prob is used
     // "" (unset), "regression", "single_label_classification" or "multi_label_classification".
     std::string problem_type;
-    std::vector<std::string> id2label;           // [num_labels] label names by id
-    std::map<std::string, int64_t> label2id;     // name -> id
+    std::vector<std::string> id2label;        // [num_labels] label names by id
+    std::map<std::string, int64_t> label2id;  // name -> id
     // The low_rank block of a compressed checkpoint (see compressor/); null for dense models.
     nlohmann::json low_rank;
     // Every field of the file as read, so that writing keeps what fwsvd does not interpret.

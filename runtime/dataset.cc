@@ -35,10 +35,14 @@ bool is_blank(std::string_view s) {
 }
 
 const std::vector<std::vector<std::string>>& text_column_candidates() {
-    static const std::vector<std::vector<std::string>> c = {
-        {"sentence1", "sentence2"}, {"#1 String", "#2 String"}, {"question1", "question2"},
-        {"question", "sentence"},   {"premise", "hypothesis"},  {"text", "text_pair"},
-        {"sentence"},               {"text"}};
+    static const std::vector<std::vector<std::string>> c = {{"sentence1", "sentence2"},
+                                                            {"#1 String", "#2 String"},
+                                                            {"question1", "question2"},
+                                                            {"question", "sentence"},
+                                                            {"premise", "hypothesis"},
+                                                            {"text", "text_pair"},
+                                                            {"sentence"},
+                                                            {"text"}};
     return c;
 }
 const std::vector<std::string>& label_column_candidates() {
@@ -176,8 +180,9 @@ Dataset read_tsv(LineReader& reader, const std::string& path, const DataOptions&
         }
     }
     if (opt.require_label && label_idx < 0) {
-        throw Error(str_cat(path, ": no label column (label, score, Quality, gold_label; name it "
-                                  "with --label-col). Header: ",
+        throw Error(str_cat(path,
+                            ": no label column (label, score, Quality, gold_label; name it "
+                            "with --label-col). Header: ",
                             line));
     }
     for (size_t i = 0; i < text_names.size(); ++i) {
@@ -188,8 +193,10 @@ Dataset read_tsv(LineReader& reader, const std::string& path, const DataOptions&
         if (line.empty()) continue;
         std::vector<std::string> cols = split_tabs(line);
         if (cols.size() != header.size()) {
-            throw Error(str_cat(where, ": expected ", header.size(), " tab-separated columns as "
-                                "the header has, found ", cols.size()));
+            throw Error(str_cat(where, ": expected ", header.size(),
+                                " tab-separated columns as "
+                                "the header has, found ",
+                                cols.size()));
         }
         Example ex;
         ex.line = reader.line_no();

@@ -14,12 +14,12 @@ enum class ErrorKind {
 };
 
 class Error : public std::runtime_error {
-public:
+  public:
     explicit Error(const std::string& message, ErrorKind kind = ErrorKind::invalid_input)
         : std::runtime_error(message), kind_(kind) {}
     ErrorKind kind() const { return kind_; }
 
-private:
+  private:
     ErrorKind kind_;
 };
 
@@ -41,8 +41,8 @@ std::string str_cat(const Args&... args) {
 }
 
 // Throws Error(invalid_input) with the concatenated message unless cond holds.
-#define FWSVD_CHECK(cond, ...)                                     \
-    do {                                                           \
+#define FWSVD_CHECK(cond, ...)                                            \
+    do {                                                                  \
         if (!(cond)) throw ::fwsvd::Error(::fwsvd::str_cat(__VA_ARGS__)); \
     } while (0)
 

@@ -14,7 +14,9 @@ Progress::Progress(std::string label, int64_t total, std::string unit)
     if (enabled_) draw(true);
 }
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+    finish();
+}
 
 double Progress::elapsed_s() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -25,7 +27,9 @@ void Progress::add(int64_t n) {
     if (enabled_) draw(false);
 }
 
-void Progress::set_note(const std::string& note) { note_ = note; }
+void Progress::set_note(const std::string& note) {
+    note_ = note;
+}
 
 void Progress::draw(bool force) {
     auto now = std::chrono::steady_clock::now();
@@ -44,10 +48,10 @@ void Progress::draw(bool force) {
         std::string bar(size_t(fill), '#');
         bar += std::string(size_t(width - fill), '.');
         double eta = rate > 0 ? double(total_ - done_) / rate : 0;
-        std::snprintf(buf, sizeof buf, "\r%s [%s] %lld/%lld %5.1f%% %.1f %s/s ETA %02d:%02d %s\x1b[K",
-                      label_.c_str(), bar.c_str(), (long long)done_, (long long)total_,
-                      100 * frac, rate, unit_.c_str(), int(eta) / 60, int(eta) % 60,
-                      note_.c_str());
+        std::snprintf(buf, sizeof buf,
+                      "\r%s [%s] %lld/%lld %5.1f%% %.1f %s/s ETA %02d:%02d %s\x1b[K",
+                      label_.c_str(), bar.c_str(), (long long)done_, (long long)total_, 100 * frac,
+                      rate, unit_.c_str(), int(eta) / 60, int(eta) % 60, note_.c_str());
     } else {
         std::snprintf(buf, sizeof buf, "\r%s %lld %s %.1f %s/s %s\x1b[K", label_.c_str(),
                       (long long)done_, unit_.c_str(), rate, unit_.c_str(), note_.c_str());

@@ -7,7 +7,7 @@
 namespace fwsvd {
 
 class Progress {
-public:
+  public:
     // total <= 0: unknown total (shows a count). Disabled when stderr is not a terminal or
     // FWSVD_NO_PROGRESS is set.
     Progress(std::string label, int64_t total, std::string unit = "ex");
@@ -23,7 +23,7 @@ public:
     bool enabled() const { return enabled_; }
     double elapsed_s() const;
 
-private:
+  private:
     void draw(bool force);
     std::string label_, unit_, note_;
     int64_t total_, done_ = 0;

@@ -31,7 +31,7 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::filesyst
         throw Error(str_cat(where, ": cannot open: ", std::strerror(e)),
                     e == ENOENT || e == ENOTDIR ? ErrorKind::invalid_input : ErrorKind::io);
     }
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd, &st) != 0) {
         int e = errno;
         ::close(fd);
@@ -103,7 +103,9 @@ void SafetensorsFile::parse_image(const std::string& where) {
             }
             continue;
         }
-        auto tfail = [&](const std::string& what) { return fail("tensor '" + name + "': " + what); };
+        auto tfail = [&](const std::string& what) {
+            return fail("tensor '" + name + "': " + what);
+        };
         if (!v.is_object()) throw tfail("entry is not a JSON object");
         if (!v.contains("dtype") || !v["dtype"].is_string()) throw tfail("missing dtype");
         if (!v.contains("shape") || !v["shape"].is_array()) throw tfail("missing shape");
@@ -115,8 +117,8 @@ void SafetensorsFile::parse_image(const std::string& where) {
         info.name = name;
         std::string dt = v["dtype"].get<std::string>();
         if (!parse_dtype(dt, &info.dtype)) {
-            throw tfail(str_cat("unsupported dtype '", dt,
-                                "' (supported: F32, F16, BF16, F64, I64, I32)"));
+            throw tfail(
+                str_cat("unsupported dtype '", dt, "' (supported: F32, F16, BF16, F64, I64, I32)"));
         }
         for (const auto& d : v["shape"]) {
             if (!d.is_number_integer() || d.get<int64_t>() < 0) {
@@ -150,18 +152,17 @@ void SafetensorsFile::parse_image(const std::string& where) {
         info.data = data + info.begin;
         tensors_.push_back(std::move(info));
     }
-    std::sort(tensors_.begin(), tensors_.end(),
-              [](const TensorInfo& a, const TensorInfo& b) {
-                  return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-              });
+    std::sort(tensors_.begin(), tensors_.end(), [](const TensorInfo& a, const TensorInfo& b) {
+        return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+    });
     uint64_t pos = 0;
     for (const auto& t : tensors_) {
         if (t.begin < pos) {
             throw fail(str_cat("tensor '", t.name, "' overlaps the previous tensor's data"));
         }
         if (t.begin > pos) {
-            throw fail(str_cat("hole in the data section before tensor '", t.name, "' (bytes ",
-                               pos, " to ", t.begin, ")"));
+            throw fail(str_cat("hole in the data section before tensor '", t.name, "' (bytes ", pos,
+                               " to ", t.begin, ")"));
         }
         pos = t.end;
     }
@@ -256,6 +257,21 @@ std::string SafetensorsWriter::serialize() const {
 
 void SafetensorsWriter::write(const std::filesystem::path& path) const {
     write_file_atomic(path, serialize());
+}
+
+void SafetensorsFile::release_pages(const void* p, size_t n) const {
+    if (!map_ || !p || n == 0) return;
+    const auto begin = reinterpret_cast<uintptr_t>(map_);
+    const auto lo = reinterpret_cast<uintptr_t>(p);
+    if (lo < begin || lo - begin >= size_ || n > size_ - (lo - begin)) return;
+    const auto page = uintptr_t(::sysconf(_SC_PAGESIZE));
+    const uintptr_t first = (lo + page - 1) / page * page;
+    const uintptr_t last = (lo + n) / page * page;
+    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
+void SafetensorsFile::release_all_pages() const {
+    if (map_) ::madvise(map_, size_, MADV_DONTNEED);
 }
 
 }  // namespace fwsvd

@@ -15,15 +15,15 @@ namespace fwsvd {
 struct TensorInfo {
     std::string name;
     DType dtype;
-    Shape shape;         // dimensions as stored
-    int64_t numel;       // product of shape
-    uint64_t begin;      // byte offsets in the data section
+    Shape shape;     // dimensions as stored
+    int64_t numel;   // product of shape
+    uint64_t begin;  // byte offsets in the data section
     uint64_t end;
-    const void* data;    // points into the mapping
+    const void* data;  // points into the mapping
 };
 
 class SafetensorsFile {
-public:
+  public:
     // Maps and validates the file; throws Error naming the file and the problem: too short,
     // header length beyond the file, header not a JSON object, unknown dtype, bad shape, offsets
     // outside the data or overlapping or leaving holes, size not matching dtype and shape.
@@ -52,8 +52,15 @@ public:
     // A pointer to F32 data in the mapping when the tensor is F32 and 4-byte aligned, else null.
     const float* f32_view(const std::string& name) const;
     size_t file_size() const { return size_; }
+    // Drops the mapped pages that lie wholly inside [p, p + n) from this process's resident
+    // memory (madvise MADV_DONTNEED). The mapping is private and read-only, so a later read
+    // faults the same bytes back in from the file: nothing changes but the resident size. Ranges
+    // outside the mapping (or files from parse()) are ignored. Used once weights are packed.
+    void release_pages(const void* p, size_t n) const;
+    // The same for the whole file.
+    void release_all_pages() const;
 
-private:
+  private:
     SafetensorsFile() = default;
     // Validates the image at bytes_ (size_ bytes) and fills tensors_, index_ and metadata_.
     void parse_image(const std::string& where);
@@ -69,7 +76,7 @@ private:
 // Collects tensors (copied in) and writes a safetensors file atomically (temp + rename).
 // Names are written sorted; data is 8-byte aligned as transformers writes it.
 class SafetensorsWriter {
-public:
+  public:
     void add(const std::string& name, DType dtype, const Shape& shape, const void* data);
     void add(const std::string& name, const Tensor& tensor);
     void add_f32(const std::string& name, const Shape& shape, const float* data) {
@@ -81,7 +88,7 @@ public:
     // The bytes write() would produce.
     std::string serialize() const;
 
-private:
+  private:
     struct Entry {
         DType dtype;
         Shape shape;

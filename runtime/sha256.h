@@ -8,13 +8,13 @@
 namespace fwsvd {
 
 class Sha256 {
-public:
+  public:
     Sha256();
     void update(const void* data, size_t n);
     // Lower-case hex digest; the object must not be updated afterwards.
     std::string hex_digest();
 
-private:
+  private:
     void block(const uint8_t* p);
     uint32_t h_[8];
     uint8_t buf_[64];

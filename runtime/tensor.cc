@@ -10,24 +10,36 @@ namespace fwsvd {
 
 size_t dtype_size(DType dtype) {
     switch (dtype) {
-        case DType::f32: return 4;
-        case DType::f16: return 2;
-        case DType::bf16: return 2;
-        case DType::f64: return 8;
-        case DType::i64: return 8;
-        case DType::i32: return 4;
+        case DType::f32:
+            return 4;
+        case DType::f16:
+            return 2;
+        case DType::bf16:
+            return 2;
+        case DType::f64:
+            return 8;
+        case DType::i64:
+            return 8;
+        case DType::i32:
+            return 4;
     }
     return 0;
 }
 
 const char* dtype_name(DType dtype) {
     switch (dtype) {
-        case DType::f32: return "F32";
-        case DType::f16: return "F16";
-        case DType::bf16: return "BF16";
-        case DType::f64: return "F64";
-        case DType::i64: return "I64";
-        case DType::i32: return "I32";
+        case DType::f32:
+            return "F32";
+        case DType::f16:
+            return "F16";
+        case DType::bf16:
+            return "BF16";
+        case DType::f64:
+            return "F64";
+        case DType::i64:
+            return "I64";
+        case DType::i32:
+            return "I32";
     }
     return "?";
 }
@@ -116,7 +128,9 @@ float half_to_float(uint16_t h) {
 void convert_to_f32(float* out, const void* src, DType dtype, int64_t n) {
     const auto* bytes = static_cast<const unsigned char*>(src);
     switch (dtype) {
-        case DType::f32: std::memcpy(out, src, size_t(n) * 4); return;
+        case DType::f32:
+            std::memcpy(out, src, size_t(n) * 4);
+            return;
         case DType::f64:
             for (int64_t i = 0; i < n; ++i) {
                 double v;

@@ -22,7 +22,7 @@ int64_t shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);
 
 class Tensor {
-public:
+  public:
     Tensor() = default;
     // A zero-filled tensor that owns its storage (64-byte aligned).
     static Tensor zeros(const Shape& shape, DType dtype = DType::f32);
@@ -36,13 +36,17 @@ public:
     bool empty() const { return data_ == nullptr; }
 
     template <typename T>
-    T* data() { return static_cast<T*>(data_); }
+    T* data() {
+        return static_cast<T*>(data_);
+    }
     template <typename T>
-    const T* data() const { return static_cast<const T*>(data_); }
+    const T* data() const {
+        return static_cast<const T*>(data_);
+    }
     void* raw() { return data_; }
     const void* raw() const { return data_; }
 
-private:
+  private:
     DType dtype_ = DType::f32;
     Shape shape_;
     int64_t numel_ = 0;

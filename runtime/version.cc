@@ -1,5 +1,7 @@
 #include "runtime/version.h"
 
 namespace fwsvd {
-const char* version() { return FWSVD_VERSION; }
+const char* version() {
+    return FWSVD_VERSION;
+}
 }  // namespace fwsvd

@@ -21,22 +21,22 @@ inline bool have_shared() {
     return std::filesystem::exists(shared_dir() / "models");
 }
 
-#define FWSVD_REQUIRE_SHARED()                                                                \
-    do {                                                                                      \
-        if (!::fwsvd::testing::have_shared()) {                                               \
-            const char* req = std::getenv("FWSVD_REQUIRE_SHARED");                            \
-            std::string msg = "shared data not found at " +                                   \
-                              ::fwsvd::testing::shared_dir().string() +                       \
-                              " (set FWSVD_SHARED_DIR to the folder that holds models/, "    \
-                              "data/, golden/)";                                              \
-            if (req && std::string(req) == "1") FAIL() << msg;                                \
-            GTEST_SKIP() << msg;                                                              \
-        }                                                                                     \
+#define FWSVD_REQUIRE_SHARED()                                                            \
+    do {                                                                                  \
+        if (!::fwsvd::testing::have_shared()) {                                           \
+            const char* req = std::getenv("FWSVD_REQUIRE_SHARED");                        \
+            std::string msg = "shared data not found at " +                               \
+                              ::fwsvd::testing::shared_dir().string() +                   \
+                              " (set FWSVD_SHARED_DIR to the folder that holds models/, " \
+                              "data/, golden/)";                                          \
+            if (req && std::string(req) == "1") FAIL() << msg;                            \
+            GTEST_SKIP() << msg;                                                          \
+        }                                                                                 \
     } while (0)
 
 // A fresh, empty temporary folder removed when the object dies (never inside ../shared).
 class TempDir {
-public:
+  public:
     TempDir() {
         std::string tmpl = (std::filesystem::temp_directory_path() / "fwsvd-test-XXXXXX").string();
         char* made = mkdtemp(tmpl.data());
@@ -52,7 +52,7 @@ public:
     const std::filesystem::path& path() const { return path_; }
     std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 

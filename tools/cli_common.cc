@@ -10,7 +10,9 @@
 
 namespace fwsvd::cli {
 
-int exit_code(ErrorKind kind) { return int(kind); }
+int exit_code(ErrorKind kind) {
+    return int(kind);
+}
 
 int guarded(const std::function<void()>& body) {
     try {
@@ -77,7 +79,9 @@ void RunFlags::add_to(CLI::App* app) {
         ->check(CLI::Range(int64_t(1), int64_t(1) << 16));
 }
 
-void RunFlags::apply() const { set_num_threads(threads); }
+void RunFlags::apply() const {
+    set_num_threads(threads);
+}
 
 LoadedModel load_model_and_tokenizer(const std::string& dir, const ModelLoadOptions& options) {
     LoadedModel m;

@@ -44,8 +44,7 @@ struct LoadedModel {
     std::shared_ptr<const BertModel> model;
     std::unique_ptr<Tokenizer> tokenizer;
 };
-LoadedModel load_model_and_tokenizer(const std::string& dir,
-                                     const ModelLoadOptions& options = {});
+LoadedModel load_model_and_tokenizer(const std::string& dir, const ModelLoadOptions& options = {});
 
 // Checks before any work that an output file can be written where asked: Error(usage) when it
 // is a folder or its parent folder does not exist.

@@ -78,8 +78,7 @@ void eval_command(const EvalArgs& a) {
                   << std::endl;
     } else {
         std::printf("%s on %s: %s %.4f (%lld examples, %.2f s)\n", a.model_dir.c_str(),
-                    a.data_file.c_str(), r.metric.c_str(), r.value, (long long)r.examples,
-                    seconds);
+                    a.data_file.c_str(), r.metric.c_str(), r.value, (long long)r.examples, seconds);
         for (const auto& [k, v] : r.metrics) std::printf("  %-10s %.4f\n", k.c_str(), v);
         if (data.truncated > 0) {
             std::printf("  %lld examples were truncated to %lld tokens\n",
@@ -94,8 +93,7 @@ void setup_eval(CLI::App* app) {
     auto a = std::make_shared<EvalArgs>();
     CLI::App* sub = app->add_subcommand("eval", "Task metric of a model on a labelled data file");
     sub->add_option("MODEL_DIR", a->model_dir, "Model folder")->required();
-    sub->add_option("--data", a->data_file, "Labelled TSV (GLUE header) or JSONL file")
-        ->required();
+    sub->add_option("--data", a->data_file, "Labelled TSV (GLUE header) or JSONL file")->required();
     sub->add_flag("--json", a->json, "Print one JSON object instead of text");
     sub->add_option("--dump-logits", a->dump_logits,
                     "Write the logits [N, num_labels] in file order to this safetensors file");

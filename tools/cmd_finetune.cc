@@ -62,7 +62,9 @@ void finetune_command(FinetuneArgs& a) {
         if (!a.json) {
             std::printf("epoch %lld: train loss %.4f (first steps %.4f, last steps %.4f)",
                         (long long)r.epoch, r.train_loss, r.first_loss, r.last_loss);
-            if (dev) std::printf(", dev %s %.4f", primary_metric(tm.config, *dev, a.opt.metric).c_str(), r.dev_value);
+            if (dev)
+                std::printf(", dev %s %.4f", primary_metric(tm.config, *dev, a.opt.metric).c_str(),
+                            r.dev_value);
             std::printf(" (%.1f s)\n", r.seconds);
             std::fflush(stdout);
         }
@@ -117,10 +119,12 @@ void setup_finetune(CLI::App* app) {
     sub->add_option("--data", a->train_file, "Labelled training data (TSV or JSONL)")->required();
     sub->add_option("--dev", a->dev_file, "Labelled dev data, evaluated after each epoch");
     sub->add_option("--out", a->out, "Output model folder (written atomically)")->required();
-    sub->add_option("--epochs", a->opt.epochs, "Epochs")->capture_default_str()->check(
-        CLI::Range(int64_t(1), int64_t(1000)));
-    sub->add_option("--lr", a->opt.lr, "Peak learning rate")->capture_default_str()->check(
-        CLI::PositiveNumber);
+    sub->add_option("--epochs", a->opt.epochs, "Epochs")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t(1), int64_t(1000)));
+    sub->add_option("--lr", a->opt.lr, "Peak learning rate")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     sub->add_option("--batch", a->opt.batch, "Examples per optimizer step")
         ->capture_default_str()
         ->check(CLI::Range(int64_t(1), int64_t(65536)));

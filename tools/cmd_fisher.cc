@@ -63,10 +63,10 @@ void fisher_command(const FisherArgs& a) {
         j["model_checksum"] = f.model_checksum;
         std::printf("%s\n", j.dump().c_str());
     } else {
-        std::printf("wrote %s: Fisher of %zu tensors from %lld examples in %.1f s (%.1f ex/s, %d "
-                    "threads)\n",
-                    a.out.c_str(), f.tensors.size(), (long long)f.examples, f.seconds, rate,
-                    num_threads());
+        std::printf(
+            "wrote %s: Fisher of %zu tensors from %lld examples in %.1f s (%.1f ex/s, %d "
+            "threads)\n",
+            a.out.c_str(), f.tensors.size(), (long long)f.examples, f.seconds, rate, num_threads());
     }
 }
 
@@ -76,8 +76,7 @@ void setup_fisher(CLI::App* app) {
     auto a = std::make_shared<FisherArgs>();
     CLI::App* sub = app->add_subcommand(
         "fisher", "Empirical Fisher information (mean squared per-example loss gradient)");
-    sub->add_option("MODEL_DIR", a->model_dir, "Model folder (with a classifier head)")
-        ->required();
+    sub->add_option("MODEL_DIR", a->model_dir, "Model folder (with a classifier head)")->required();
     sub->add_option("--data", a->data_file, "Labelled training data (TSV or JSONL)")->required();
     sub->add_option("--out", a->out, "Output safetensors file")->required();
     sub->add_option("--examples", a->examples,

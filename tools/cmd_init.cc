@@ -50,13 +50,13 @@ void init_command(InitArgs& a) {
         j["params"] = params;
         std::printf("%s\n", j.dump().c_str());
     } else {
-        std::printf("wrote %s: BertForSequenceClassification, %lld layers x %lld hidden, %lld "
-                    "heads, FFN %lld, vocab %lld, %lld labels, %lld parameters (seed %llu)\n",
-                    a.out.c_str(), (long long)config.num_hidden_layers,
-                    (long long)config.hidden_size, (long long)config.num_attention_heads,
-                    (long long)config.intermediate_size, (long long)config.vocab_size,
-                    (long long)config.num_labels(), (long long)params,
-                    (unsigned long long)a.opt.seed);
+        std::printf(
+            "wrote %s: BertForSequenceClassification, %lld layers x %lld hidden, %lld "
+            "heads, FFN %lld, vocab %lld, %lld labels, %lld parameters (seed %llu)\n",
+            a.out.c_str(), (long long)config.num_hidden_layers, (long long)config.hidden_size,
+            (long long)config.num_attention_heads, (long long)config.intermediate_size,
+            (long long)config.vocab_size, (long long)config.num_labels(), (long long)params,
+            (unsigned long long)a.opt.seed);
     }
 }
 
@@ -86,8 +86,7 @@ void setup_init(CLI::App* app) {
         ->check(CLI::Range(int64_t(1), int64_t(65536)));
     sub->add_option("--intermediate", a->opt.intermediate, "Override the FFN size")
         ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
-    sub->add_option("--max-positions", a->opt.max_positions,
-                    "Position embeddings (default 512)")
+    sub->add_option("--max-positions", a->opt.max_positions, "Position embeddings (default 512)")
         ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
     sub->add_option("--initializer-range", a->opt.initializer_range,
                     "Standard deviation of the normal weights")

@@ -83,8 +83,9 @@ void run_command(const RunArgs& a) {
 
 void setup_run(CLI::App* app) {
     auto a = std::make_shared<RunArgs>();
-    app->add_option("MODEL_DIR", a->model_dir, "Model folder (config.json, model.safetensors, "
-                                               "vocab.txt)")
+    app->add_option("MODEL_DIR", a->model_dir,
+                    "Model folder (config.json, model.safetensors, "
+                    "vocab.txt)")
         ->required();
     app->add_option("--text", a->texts, "A text to classify (repeatable)");
     app->add_option("--pair", a->pairs, "A text pair to classify: --pair A B (repeatable)")

@@ -8,8 +8,9 @@
 
 int main(int argc, char** argv) {
     fwsvd::install_interrupt_cleanup();
-    CLI::App app{"fwsvd: Fisher-weighted SVD compression and fast CPU inference for BERT "
-                 "classifiers"};
+    CLI::App app{
+        "fwsvd: Fisher-weighted SVD compression and fast CPU inference for BERT "
+        "classifiers"};
     app.set_version_flag("--version", fwsvd::version());
     app.require_subcommand(1);
     app.fallthrough(false);

@@ -6,8 +6,9 @@
 #include "tools/cli_common.h"
 
 int main(int argc, char** argv) {
-    CLI::App app{"fwsvd-run: classify texts with a BERT checkpoint (dense or factored); one JSON "
-                 "line per input"};
+    CLI::App app{
+        "fwsvd-run: classify texts with a BERT checkpoint (dense or factored); one JSON "
+        "line per input"};
     app.set_version_flag("--version", fwsvd::version());
     fwsvd::cli::set_error_format(&app);
     fwsvd::cli::setup_run(&app);

@@ -71,19 +71,18 @@ FWSVD_API void fwsvd_session_free(fwsvd_session* session);
  * logits [n * num_labels], probabilities [n * num_labels] (softmax; for regression the score),
  * labels [n] (arg-max id; 0 for regression).
  */
-FWSVD_API fwsvd_status fwsvd_classify(fwsvd_session* session, size_t n,
-                                      const char* const* text_a, const char* const* text_b,
-                                      int max_len, float* logits, float* probabilities,
-                                      int* labels);
+FWSVD_API fwsvd_status fwsvd_classify(fwsvd_session* session, size_t n, const char* const* text_a,
+                                      const char* const* text_b, int max_len, float* logits,
+                                      float* probabilities, int* labels);
 
 /*
  * Like fwsvd_classify on pre-tokenized input: ids[i] holds lengths[i] token ids (with [CLS] and
  * [SEP]); type_ids may be NULL (all 0) or hold NULL entries.
  */
 FWSVD_API fwsvd_status fwsvd_classify_ids(fwsvd_session* session, size_t n,
-                                          const int32_t* const* ids,
-                                          const int32_t* const* type_ids, const size_t* lengths,
-                                          float* logits, float* probabilities, int* labels);
+                                          const int32_t* const* ids, const int32_t* const* type_ids,
+                                          const size_t* lengths, float* logits,
+                                          float* probabilities, int* labels);
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,9 @@
 namespace fwsvd::testing {
 namespace {
 
-std::string sst2_dir() { return (shared_dir() / "models" / "bert-mini-sst2").string(); }
+std::string sst2_dir() {
+    return (shared_dir() / "models" / "bert-mini-sst2").string();
+}
 
 TEST(CApi, ErrorsAreStatusCodesWithMessages) {
     fwsvd_model* m = reinterpret_cast<fwsvd_model*>(0x1);
@@ -132,8 +134,7 @@ TEST(CApi, OneModelManyThreadsEachWithASession) {
                 return;
             }
             for (int r = 0; r < kRounds && ok[size_t(th)]; ++r) {
-                ok[size_t(th)] = classify_all(s, &got[size_t(th)]) &&
-                                 got[size_t(th)] == ref;
+                ok[size_t(th)] = classify_all(s, &got[size_t(th)]) && got[size_t(th)] == ref;
             }
             fwsvd_session_free(s);
         });

@@ -42,21 +42,6 @@ TEST(Finetune, AdamWStepMatchesTorchFormula) {
     for (int i = 0; i < 2; ++i) EXPECT_NEAR(p[i], ep[i], 1e-6);
 }
 
-EncodedData golden_rows(const Golden& g) {
-    EncodedData d;
-    d.source = "golden";
-    d.has_labels = true;
-    d.targets = g.targets;
-    for (const auto& s : g.batch.seqs) {
-        Encoding e;
-        e.ids.assign(g.batch.ids.begin() + s.offset, g.batch.ids.begin() + s.offset + s.keys);
-        e.type_ids.assign(g.batch.type_ids.begin() + s.offset,
-                          g.batch.type_ids.begin() + s.offset + s.keys);
-        d.encodings.push_back(e);
-    }
-    return d;
-}
-
 TEST(Finetune, FitsTheGoldenBatchWithAFreshHead) {
     FWSVD_REQUIRE_SHARED();
     Golden g = load_golden("tiny-cls");
@@ -72,13 +57,14 @@ TEST(Finetune, FitsTheGoldenBatchWithAFreshHead) {
     EXPECT_EQ(cw->shape, (Shape{4, g.model->config().hidden_size}));
     EXPECT_EQ(tm.config.num_labels(), 4);
     double sq = 0;
-    for (int64_t i = 0; i < cw->numel; ++i) sq += std::pow(tm.flat.data<float>()[cw->offset + i], 2);
+    for (int64_t i = 0; i < cw->numel; ++i)
+        sq += std::pow(tm.flat.data<float>()[cw->offset + i], 2);
     EXPECT_NEAR(std::sqrt(sq / double(cw->numel)), g.model->config().initializer_range,
                 0.25 * g.model->config().initializer_range);
     const ParamEntry* cb = tm.layout.find("classifier.bias");
     for (int64_t i = 0; i < cb->numel; ++i) EXPECT_EQ(tm.flat.data<float>()[cb->offset + i], 0.0f);
 
-    EncodedData d = golden_rows(g);
+    EncodedData d = golden_data(g);
     FinetuneOptions o;
     o.epochs = 40;
     o.batch = 3;
@@ -113,7 +99,7 @@ TEST(Finetune, TrainsFactoredLayersToo) {
                                 flat.data<float>() + a->offset + a->numel);
     tm.layout = fl;
     tm.flat = flat;
-    EncodedData d = golden_rows(g);
+    EncodedData d = golden_data(g);
     FinetuneOptions o;
     o.epochs = 30;
     o.batch = 3;

@@ -12,23 +12,6 @@
 namespace fwsvd::testing {
 namespace {
 
-// The golden rows without their padding, as a labelled EncodedData.
-EncodedData golden_data(const Golden& g) {
-    EncodedData d;
-    d.source = "golden";
-    d.has_labels = true;
-    d.targets = g.targets;
-    for (const auto& s : g.batch.seqs) {
-        Encoding e;
-        e.ids.assign(g.batch.ids.begin() + s.offset, g.batch.ids.begin() + s.offset + s.keys);
-        e.type_ids.assign(g.batch.type_ids.begin() + s.offset,
-                          g.batch.type_ids.begin() + s.offset + s.keys);
-        d.encodings.push_back(e);
-        d.lines.push_back(int64_t(d.lines.size()) + 1);
-    }
-    return d;
-}
-
 // The definition, naively: a full backward per example in sum mode, squared.
 std::map<std::string, std::vector<double>> naive_fisher(const BertModel& m, const EncodedData& d) {
     const ParamLayout& layout = m.layout();
@@ -142,7 +125,8 @@ TEST(Fisher, SaveLoadRoundTripKeepsProvenance) {
         EXPECT_EQ(0, std::memcmp(r.tensors.at(name).raw(), t.raw(), t.nbytes())) << name;
     }
     // A checkpoint is not a Fisher file.
-    EXPECT_THROW(load_fisher(shared_dir() / "golden" / "tiny-reg" / "model.safetensors"), fwsvd::Error);
+    EXPECT_THROW(load_fisher(shared_dir() / "golden" / "tiny-reg" / "model.safetensors"),
+                 fwsvd::Error);
 }
 
 }  // namespace

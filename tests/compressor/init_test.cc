@@ -175,12 +175,27 @@ TEST(Init, CheckpointLoadsAndRuns) {
     const auto tc = nlohmann::json::parse(read_all(out / "tokenizer_config.json"));
     EXPECT_EQ(tc["do_lower_case"], true);
     const auto j = nlohmann::json::parse(read_all(out / "config.json"));
-    for (const char* k :
-         {"architectures", "model_type", "vocab_size", "hidden_size", "num_hidden_layers",
-          "num_attention_heads", "intermediate_size", "hidden_act", "hidden_dropout_prob",
-          "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size",
-          "initializer_range", "layer_norm_eps", "pad_token_id", "position_embedding_type",
-          "use_cache", "classifier_dropout", "id2label", "label2id", "problem_type"}) {
+    for (const char* k : {"architectures",
+                          "model_type",
+                          "vocab_size",
+                          "hidden_size",
+                          "num_hidden_layers",
+                          "num_attention_heads",
+                          "intermediate_size",
+                          "hidden_act",
+                          "hidden_dropout_prob",
+                          "attention_probs_dropout_prob",
+                          "max_position_embeddings",
+                          "type_vocab_size",
+                          "initializer_range",
+                          "layer_norm_eps",
+                          "pad_token_id",
+                          "position_embedding_type",
+                          "use_cache",
+                          "classifier_dropout",
+                          "id2label",
+                          "label2id",
+                          "problem_type"}) {
         EXPECT_TRUE(j.contains(k)) << k;
     }
     EXPECT_EQ(j["architectures"][0], "BertForSequenceClassification");

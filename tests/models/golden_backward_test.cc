@@ -32,7 +32,8 @@ double max_abs_over(const Golden& g, const std::string& prefix) {
     double m = 0;
     for (const auto& e : g.model->layout().entries()) {
         Tensor ref = g.expected->read_f32(prefix + e.name);
-        for (int64_t i = 0; i < ref.numel(); ++i) m = std::max(m, double(std::abs(ref.data<float>()[i])));
+        for (int64_t i = 0; i < ref.numel(); ++i)
+            m = std::max(m, double(std::abs(ref.data<float>()[i])));
     }
     return m;
 }

@@ -6,6 +6,7 @@
 #include "models/batch.h"
 #include "models/bert_forward.h"
 #include "models/bert_model.h"
+#include "models/task.h"
 #include "runtime/safetensors.h"
 #include "tests/test_util.h"
 
@@ -14,8 +15,8 @@ namespace fwsvd::testing {
 struct Golden {
     std::shared_ptr<const BertModel> model;
     std::shared_ptr<const SafetensorsFile> expected;
-    Batch batch;        // the golden's rows, padded to the same length (keys = mask sum)
-    Targets targets;    // its labels
+    Batch batch;      // the golden's rows, padded to the same length (keys = mask sum)
+    Targets targets;  // its labels
     int64_t rows = 0, cols = 0;
 };
 
@@ -42,6 +43,23 @@ inline Golden load_golden(const std::string& name) {
         }
     }
     return g;
+}
+
+// The golden rows without their padding, as a labelled EncodedData.
+inline EncodedData golden_data(const Golden& g) {
+    EncodedData d;
+    d.source = "golden";
+    d.has_labels = true;
+    d.targets = g.targets;
+    for (const auto& s : g.batch.seqs) {
+        Encoding e;
+        e.ids.assign(g.batch.ids.begin() + s.offset, g.batch.ids.begin() + s.offset + s.keys);
+        e.type_ids.assign(g.batch.type_ids.begin() + s.offset,
+                          g.batch.type_ids.begin() + s.offset + s.keys);
+        d.encodings.push_back(e);
+        d.lines.push_back(int64_t(d.lines.size()) + 1);
+    }
+    return d;
 }
 
 }  // namespace fwsvd::testing

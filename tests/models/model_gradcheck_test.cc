@@ -17,8 +17,8 @@ struct Setup {
     LayoutOptions options;
 };
 
-double loss_at(const ParamLayout& layout, const float* flat, const Batch& batch,
-               const Targets& t, const ForwardOptions& fo) {
+double loss_at(const ParamLayout& layout, const float* flat, const Batch& batch, const Targets& t,
+               const ForwardOptions& fo) {
     Activations acts;
     BertParams p = layout.bind(const_cast<float*>(flat));
     bert_forward(p, layout, batch, acts, fo);

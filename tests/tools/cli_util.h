@@ -56,6 +56,14 @@ inline CmdResult run_tool(const std::string& tool, const std::vector<std::string
     return r;
 }
 
+// The header and the first n rows of a TSV, in a new file.
+inline void head_tsv(const std::filesystem::path& src, const std::filesystem::path& dst, int n) {
+    std::ifstream in(src);
+    std::ofstream out(dst);
+    std::string line;
+    for (int i = 0; i <= n && std::getline(in, line); ++i) out << line << "\n";
+}
+
 inline void write_text(const std::filesystem::path& p, const std::string& content) {
     std::ofstream out(p, std::ios::binary);
     out << content;

@@ -26,14 +26,6 @@ nlohmann::json read_json(const std::filesystem::path& p) {
     return nlohmann::json::parse(in);
 }
 
-// The first n data rows of a TSV (with its header) in a new file.
-void head_tsv(const std::filesystem::path& src, const std::filesystem::path& dst, int n) {
-    std::ifstream in(src);
-    std::ofstream out(dst);
-    std::string line;
-    for (int i = 0; i <= n && std::getline(in, line); ++i) out << line << "\n";
-}
-
 int64_t file_params(const std::filesystem::path& model_dir) {
     auto f = SafetensorsFile::open(model_dir / "model.safetensors");
     int64_t n = 0;

@@ -18,14 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The first n data rows of a TSV (with its header) in a new file.
-void head_tsv(const fs::path& src, const fs::path& dst, int n) {
-    std::ifstream in(src);
-    std::ofstream out(dst);
-    std::string line;
-    for (int i = 0; i <= n && std::getline(in, line); ++i) out << line << "\n";
-}
-
 // Largest |a - b| / max(|b|, 1e-3 * max|b|) over all tensors of two files with the same names.
 double max_rel_diff(const fs::path& a, const fs::path& b) {
     auto fa = SafetensorsFile::open(a);

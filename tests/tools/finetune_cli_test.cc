@@ -1,5 +1,5 @@
-// fwsvd finetune end to end on a small SST-2 subset (2 epochs over 1,200 sentences), starting from the pretrained-only
-// bert-mini-uncased with a fresh head.
+// fwsvd finetune end to end on a small SST-2 subset (2 epochs over 1,200 sentences), starting from
+// the pretrained-only bert-mini-uncased with a fresh head.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,14 +10,6 @@
 namespace fwsvd::testing {
 namespace {
 
-// The header and the first n rows of a TSV.
-void head_tsv(const std::filesystem::path& src, const std::filesystem::path& dst, int n) {
-    std::ifstream in(src);
-    std::ofstream out(dst);
-    std::string line;
-    for (int i = 0; i <= n && std::getline(in, line); ++i) out << line << "\n";
-}
-
 TEST(FinetuneCli, LossFallsAndDevAccuracyClearsAFloor) {
     FWSVD_REQUIRE_SHARED();
     TempDir tmp;
@@ -25,11 +17,11 @@ TEST(FinetuneCli, LossFallsAndDevAccuracyClearsAFloor) {
     head_tsv(glue / "train.tsv", tmp / "train.tsv", 1200);
     head_tsv(glue / "dev.tsv", tmp / "dev.tsv", 300);
     const auto out = tmp / "model";
-    CmdResult r = run_tool("fwsvd", {"finetune", (shared_dir() / "models" / "bert-mini-uncased").string(),
-                                     "--num-labels", "2", "--data", (tmp / "train.tsv").string(),
-                                     "--dev", (tmp / "dev.tsv").string(), "--out", out.string(),
-                                     "--epochs", "2", "--lr", "3e-4", "--batch", "32", "--seed", "1",
-                                     "--json"});
+    CmdResult r =
+        run_tool("fwsvd", {"finetune", (shared_dir() / "models" / "bert-mini-uncased").string(),
+                           "--num-labels", "2", "--data", (tmp / "train.tsv").string(), "--dev",
+                           (tmp / "dev.tsv").string(), "--out", out.string(), "--epochs", "2",
+                           "--lr", "3e-4", "--batch", "32", "--seed", "1", "--json"});
     ASSERT_EQ(r.code, 0) << r.err;
     auto j = nlohmann::json::parse(r.out);
     ASSERT_EQ(j["runs"].size(), 2u);
@@ -45,8 +37,8 @@ TEST(FinetuneCli, LossFallsAndDevAccuracyClearsAFloor) {
     // The written checkpoint is a classifier that fwsvd eval reproduces.
     ASSERT_TRUE(std::filesystem::exists(out / "model.safetensors"));
     ASSERT_TRUE(std::filesystem::exists(out / "vocab.txt"));
-    CmdResult e = run_tool("fwsvd", {"eval", out.string(), "--data", (tmp / "dev.tsv").string(),
-                                     "--json"});
+    CmdResult e =
+        run_tool("fwsvd", {"eval", out.string(), "--data", (tmp / "dev.tsv").string(), "--json"});
     ASSERT_EQ(e.code, 0) << e.err;
     EXPECT_NEAR(nlohmann::json::parse(e.out)["value"].get<double>(), j["dev_score"].get<double>(),
                 1e-9);
@@ -60,9 +52,9 @@ TEST(FinetuneCli, PretrainedOnlyCheckpointNeedsNumLabels) {
     FWSVD_REQUIRE_SHARED();
     TempDir tmp;
     head_tsv(shared_dir() / "data" / "glue" / "SST-2" / "train.tsv", tmp / "train.tsv", 10);
-    CmdResult r = run_tool("fwsvd", {"finetune", (shared_dir() / "models" / "bert-mini-uncased").string(),
-                                     "--data", (tmp / "train.tsv").string(), "--out",
-                                     (tmp / "m").string()});
+    CmdResult r =
+        run_tool("fwsvd", {"finetune", (shared_dir() / "models" / "bert-mini-uncased").string(),
+                           "--data", (tmp / "train.tsv").string(), "--out", (tmp / "m").string()});
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.err.find("--num-labels"), std::string::npos) << r.err;
     EXPECT_FALSE(std::filesystem::exists(tmp / "m"));
