@@ -220,9 +220,6 @@ std::shared_ptr<const BertModel> BertModel::load(const fs::path& dir,
         }
         m->entry_ptrs_.push_back(view);
     }
-    // The scan above read every weight into memory; what is used next (packing, a forward)
-    // maps its pages in again, so the resident size is what is used, not the whole file.
-    m->file_->release_all_pages();
     m->bind_entries();
     return m;
 }

@@ -270,8 +270,4 @@ void SafetensorsFile::release_pages(const void* p, size_t n) const {
     if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
-void SafetensorsFile::release_all_pages() const {
-    if (map_) ::madvise(map_, size_, MADV_DONTNEED);
-}
-
 }  // namespace fwsvd

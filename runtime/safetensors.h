@@ -57,8 +57,6 @@ class SafetensorsFile {
     // faults the same bytes back in from the file: nothing changes but the resident size. Ranges
     // outside the mapping (or files from parse()) are ignored. Used once weights are packed.
     void release_pages(const void* p, size_t n) const;
-    // The same for the whole file.
-    void release_all_pages() const;
 
   private:
     SafetensorsFile() = default;
