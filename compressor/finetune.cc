@@ -7,6 +7,7 @@
 #include <random>
 
 #include "kernels/optimizer.h"
+#include "kernels/splitmix.h"
 #include "models/bert_backward.h"
 #include "models/session.h"
 #include "runtime/error.h"
@@ -15,17 +16,12 @@
 namespace fwsvd {
 namespace {
 
-uint64_t mix(uint64_t a, uint64_t b) {
-    uint64_t z = a + 0x9E3779B97F4A7C15ull * (b + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+using kernels::splitmix64_derive;
 
 void shuffle(std::vector<size_t>& v, uint64_t seed) {
     uint64_t state = seed;
     for (size_t i = v.size(); i > 1; --i) {
-        state = mix(state, i);
+        state = splitmix64_derive(state, i);
         std::swap(v[i - 1], v[size_t(state % i)]);
     }
 }
@@ -110,7 +106,7 @@ std::vector<EpochReport> finetune(TrainableModel& tm, const EncodedData& train,
     for (int64_t epoch = 0; epoch < o.epochs && step < total_steps; ++epoch) {
         const auto t0 = std::chrono::steady_clock::now();
         std::iota(order.begin(), order.end(), size_t(0));
-        shuffle(order, mix(o.seed, uint64_t(epoch)));
+        shuffle(order, splitmix64_derive(o.seed, uint64_t(epoch)));
         EpochReport rep;
         rep.epoch = epoch + 1;
         const int64_t epoch_steps = std::min(steps_per_epoch, total_steps - step);
@@ -133,7 +129,7 @@ std::vector<EpochReport> finetune(TrainableModel& tm, const EncodedData& train,
             }
             ForwardOptions fo;
             fo.dropout = true;
-            fo.seed = mix(o.seed, 1000003ull + uint64_t(step));
+            fo.seed = splitmix64_derive(o.seed, 1000003ull + uint64_t(step));
             bert_forward(params, layout, batch, acts, fo);
             const double loss = bert_loss(layout, acts, targets);
             parallel_for(total_floats, 1 << 16, [&](int64_t b, int64_t e) {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "kernels/splitmix.h"
 #include "models/bert_backward.h"
 #include "runtime/error.h"
 #include "runtime/safetensors.h"
@@ -15,20 +16,13 @@ namespace {
 
 constexpr const char* kFormat = "fwsvd-fisher-1";
 
-uint64_t splitmix64(uint64_t& state) {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 // The first k of a seeded Fisher-Yates shuffle of 0..n-1 (the same on every platform).
 std::vector<size_t> sample_indices(size_t n, size_t k, uint64_t seed) {
     std::vector<size_t> idx(n);
     std::iota(idx.begin(), idx.end(), size_t(0));
     uint64_t state = seed;
     for (size_t i = 0; i < k && i + 1 < n; ++i) {
-        size_t j = i + size_t(splitmix64(state) % uint64_t(n - i));
+        size_t j = i + size_t(kernels::splitmix64_next(state) % uint64_t(n - i));
         std::swap(idx[i], idx[j]);
     }
     idx.resize(k);

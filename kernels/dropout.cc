@@ -3,24 +3,16 @@
 #include "kernels/dropout.h"
 
 #include "kernels/cpu.h"
+#include "kernels/splitmix.h"
 
 namespace fwsvd::kernels {
 
 namespace {
 
-// SplitMix64's output function (Steele, Lea, Flood 2014): a bijective 64-bit mixer.
-inline uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;  // SplitMix64's Weyl increment
-
 // Element `counter` of the SplitMix64 stream whose state starts at mix64(seed): random access
 // into the sequence the sequential generator would produce.
 inline uint64_t random_bits(uint64_t seed, uint64_t counter) {
-    return mix64(mix64(seed) + (counter + 1) * kGolden);
+    return splitmix64_mix(splitmix64_mix(seed) + (counter + 1) * kSplitMixGamma);
 }
 
 inline double to_unit(uint64_t bits) {

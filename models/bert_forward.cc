@@ -9,6 +9,7 @@
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
 #include "kernels/loss.h"
+#include "kernels/splitmix.h"
 #include "models/attention_train.h"
 #include "models/linear_ops.h"
 #include "runtime/error.h"
@@ -32,10 +33,7 @@ namespace {
 
 // Dropout stream of one site (embedding, layer l attention output / FFN output, classifier).
 uint64_t site_seed(uint64_t seed, uint64_t site) {
-    uint64_t z = seed + 0x9E3779B97F4A7C15ull * (site + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return kernels::splitmix64_derive(seed, site);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "runtime/error.h"
 #include "runtime/safetensors.h"
@@ -119,6 +120,16 @@ Caught expect_error(F&& f, std::initializer_list<std::string> parts) {
             << "message lacks \"" << p << "\": " << c.message;
     }
     return c;
+}
+
+// Entries of dir whose name marks an fwsvd temporary (".NAME.fwsvd-tmp-...").
+inline std::vector<std::string> temporaries(const std::filesystem::path& dir) {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        const std::string n = e.path().filename().string();
+        if (n.find(".fwsvd-tmp-") != std::string::npos) out.push_back(n);
+    }
+    return out;
 }
 
 }  // namespace fwsvd::testing

@@ -17,16 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Entries of dir whose name marks an fwsvd temporary (".NAME.fwsvd-tmp-...").
-std::vector<std::string> temporaries(const fs::path& dir) {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir)) {
-        const std::string n = e.path().filename().string();
-        if (n.find(".fwsvd-tmp-") != std::string::npos) out.push_back(n);
-    }
-    return out;
-}
-
 // Lowers RLIMIT_FSIZE (files may not grow beyond `bytes`) for the object's life; writes past it
 // fail with EFBIG instead of raising SIGXFSZ.
 class FileSizeLimit {

@@ -359,15 +359,6 @@ pid_t spawn(const std::string& tool, const std::vector<std::string>& args,
     return pid;
 }
 
-std::vector<std::string> temporaries(const fs::path& dir) {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir)) {
-        const std::string n = e.path().filename().string();
-        if (n.find(".fwsvd-tmp-") != std::string::npos) out.push_back(n);
-    }
-    return out;
-}
-
 TEST(CliInterrupt, KilledEvalLeavesNoPartialLogits) {
     FWSVD_REQUIRE_SHARED();
     TempDir tmp;
