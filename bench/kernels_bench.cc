@@ -200,6 +200,24 @@ void BM_Gelu(benchmark::State& st) {
 }
 BENCHMARK(BM_Gelu)->ArgNames({"rows", "cols", "isa"})->ArgsProduct({{128}, {3072}, {0, 1, 2}});
 
+// The inference GELU (rational erf) on the same data, in place as the Session runs it.
+void BM_GeluInference(benchmark::State& st) {
+    const int64_t rows = st.range(0), cols = st.range(1);
+    IsaScope isa(st.range(2));
+    st.SetLabel(isa_label(st.range(2)));
+    const auto x = normal(size_t(rows * cols), 1.0f, 1);
+    std::vector<float> y(x.size());
+    for (auto _ : st) {
+        y = x;
+        k::gelu_inference_forward(y.data(), y.data(), rows * cols);
+        benchmark::ClobberMemory();
+    }
+    st.SetItemsProcessed(st.iterations() * rows * cols);
+}
+BENCHMARK(BM_GeluInference)
+    ->ArgNames({"rows", "cols", "isa"})
+    ->ArgsProduct({{128}, {3072}, {0, 1, 2}});
+
 void BM_Softmax(benchmark::State& st) {
     const int64_t rows = st.range(0), cols = st.range(1);
     IsaScope isa(st.range(2));

@@ -1,11 +1,13 @@
 // Element-wise activations (Hugging Face ACT2FN numerics) and their derivatives.
 #include "kernels/activation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
 #include "kernels/cpu.h"
+#include "kernels/erf_rational.h"
 #include "kernels/isa_variants.h"
 
 namespace fwsvd::kernels {
@@ -22,6 +24,18 @@ void activation_forward(Activation act, float* out, const float* inp, int64_t n)
             break;
     }
     activation_forward_ref<float>(act, out, inp, n);
+}
+
+void gelu_inference_forward(float* out, const float* inp, int64_t n) {
+    switch (active_isa()) {
+        case Isa::avx512:
+            return gelu_inference_forward_avx512(out, inp, n);
+        case Isa::avx2:
+            return gelu_inference_forward_avx2(out, inp, n);
+        case Isa::ref:
+            break;
+    }
+    gelu_inference_forward_ref<float>(out, inp, n);
 }
 
 void activation_backward(Activation act, float* dinp, const float* dout, const float* inp,
@@ -134,6 +148,23 @@ void bias_activation_forward_ref(Activation act, T* inout, const T* bias, int64_
     }
 }
 
+template <typename T>
+void gelu_inference_forward_ref(T* out, const T* inp, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+        const T x = std::isnan(inp[i]) ? inp[i] : std::max(T(kGeluInferenceLow), inp[i]);
+        const T c = T(kErfRationalClamp);
+        const T z = std::min(c, std::max(-c, x * T(kSqrt1_2)));
+        const T z2 = z * z;
+        T p = T(kErfRationalP[6]), q = T(kErfRationalQ[4]);
+        for (int k = 5; k >= 0; --k) p = p * z2 + T(kErfRationalP[k]);
+        for (int k = 3; k >= 0; --k) q = q * z2 + T(kErfRationalQ[k]);
+        const T half_x = T(0.5) * x;
+        out[i] = half_x * (z * p / q) + half_x;
+    }
+}
+
+template void gelu_inference_forward_ref<float>(float*, const float*, int64_t);
+template void gelu_inference_forward_ref<double>(double*, const double*, int64_t);
 template void activation_forward_ref<float>(Activation, float*, const float*, int64_t);
 template void activation_forward_ref<double>(Activation, double*, const double*, int64_t);
 template void activation_backward_ref<float>(Activation, float*, const float*, const float*,

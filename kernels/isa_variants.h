@@ -22,6 +22,7 @@ constexpr int64_t kAttentionSimdMaxHeadDim = 128;
     void activation_forward_##isa(Activation act, float* out, const float* inp, int64_t n);        \
     void activation_backward_##isa(Activation act, float* dinp, const float* dout,                 \
                                    const float* inp, int64_t n);                                   \
+    void gelu_inference_forward_##isa(float* out, const float* inp, int64_t n);                    \
     void bias_activation_forward_##isa(Activation act, float* inout, const float* bias,            \
                                        int64_t rows, int64_t cols);                                \
     void layernorm_forward_##isa(float* out, float* mean, float* rstd, const float* inp,           \

@@ -97,6 +97,19 @@ struct ShapePrimitives {
         if (it != by_rows.end()) return *it->second;
         // The weights are given in the packed layout (not `any`), so every bucket's primitive
         // reads the one packed copy; oneDNN's brgemm matmul keeps that layout for every M.
+        // oneDNN plans a primitive's work split for dnnl_get_max_threads() (OpenMP's) at
+        // creation and, run inside a parallel region, executes it on the calling thread alone:
+        // a primitive for one thread must be planned for one, or that thread does only its share.
+        struct OneThread {
+            int saved = omp_get_max_threads();
+            bool set;
+            explicit OneThread(bool on) : set(on && saved != 1) {
+                if (set) omp_set_num_threads(1);
+            }
+            ~OneThread() {
+                if (set) omp_set_num_threads(saved);
+            }
+        } one_thread(threads == 1);
         auto pd = make_pd(rows, weights_md);
         auto e = std::make_unique<Entry>();
         e->prim = dnnl::matmul(pd);

@@ -65,33 +65,43 @@ void attention_all(float* out, float* probs, const float* q, const float* k, con
         kernels::attention_forward(out, probs, q, k, v, seqs.data(), shape, 0, items, scratch);
         return;
     }
-    // Cost of an item ~ len · (keys + head_dim): thread t takes the items whose cumulative cost
-    // starts in [t, t + 1) · total / threads (sequences of a batch differ in length).
+#pragma omp parallel num_threads(threads)
+    {
+        // The team may be smaller than asked (thread limits): split over the team we got.
+        const int t = omp_get_thread_num();
+        int64_t begin = 0, end = 0;
+        attention_items_of(seqs, shape, t, omp_get_num_threads(), &begin, &end);
+        if (begin < end) {
+            kernels::attention_forward(out, probs, q, k, v, seqs.data(), shape, begin, end,
+                                       scratch + t * scratch_per_thread);
+        }
+    }
+}
+
+void attention_items_of(const std::vector<kernels::SeqSpan>& seqs,
+                        const kernels::AttentionShape& shape, int t, int team, int64_t* begin,
+                        int64_t* end) {
+    const int64_t items = int64_t(seqs.size()) * shape.num_heads;
     auto cost = [&](int64_t item) {
         const kernels::SeqSpan& s = seqs[size_t(item / shape.num_heads)];
         return s.len * (s.keys + shape.head_dim);
     };
     int64_t total = 0;
     for (int64_t i = 0; i < items; ++i) total += cost(i);
-#pragma omp parallel num_threads(threads)
-    {
-        // The team may be smaller than asked (thread limits): split over the team we got.
-        const int t = omp_get_thread_num(), team = omp_get_num_threads();
-        const int64_t lo = total * t / team, hi = total * (t + 1) / team;
-        int64_t begin = items, end = items, acc = 0;
-        for (int64_t i = 0; i < items; ++i) {
-            if (begin == items && acc >= lo) begin = i;
-            if (acc >= hi) {
-                end = i;
-                break;
-            }
-            acc += cost(i);
+    // Thread t takes the items whose cumulative cost starts in [t, t + 1) · total / team.
+    const int64_t lo = total * t / team, hi = total * (t + 1) / team;
+    *begin = items;
+    *end = items;
+    int64_t acc = 0;
+    for (int64_t i = 0; i < items; ++i) {
+        if (*begin == items && acc >= lo) *begin = i;
+        if (acc >= hi) {
+            *end = i;
+            break;
         }
-        if (begin < end) {
-            kernels::attention_forward(out, probs, q, k, v, seqs.data(), shape, begin, end,
-                                       scratch + t * scratch_per_thread);
-        }
+        acc += cost(i);
     }
+    if (*begin > *end) *begin = *end;
 }
 
 void attention_all_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,

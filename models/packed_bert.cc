@@ -100,6 +100,7 @@ std::shared_ptr<const PackedBert> PackedBert::build(std::shared_ptr<const BertMo
     size_t bytes = 0;
     int64_t middle = 0;
     for (const LayerParams& lp : p.layers) {
+        const size_t bytes_before = bytes;
         PackedLayer layer;
         pack_qkv(layer, lp);
         layer.attn_out = pack_linear(lp.attn_out, MatmulEpilogue::residual, "attention output");
@@ -118,6 +119,7 @@ std::shared_ptr<const PackedBert> PackedBert::build(std::shared_ptr<const BertMo
             bytes += bytes_of(*l);
             middle = std::max(middle, l->rank);
         }
+        pb->max_layer_bytes_ = std::max(pb->max_layer_bytes_, bytes - bytes_before);
         pb->layers_.push_back(std::move(layer));
         // The packed copies are what the forward reads from now on.
         for (const LinearParams* l :

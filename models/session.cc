@@ -1,14 +1,18 @@
 #include "models/session.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <exception>
+#include <mutex>
 #include <new>
 
 #include <sys/mman.h>
 
 #include "kernels/activation.h"
+#include "kernels/attention.h"
 #include "kernels/embedding.h"
 #include "kernels/layernorm.h"
 #include "models/linear_ops.h"
@@ -31,15 +35,6 @@ constexpr int64_t kMinParallelFloats = int64_t(1) << 17;
 
 int64_t row_grain(int64_t row_floats) {
     return std::max<int64_t>(1, kMinParallelFloats / std::max<int64_t>(row_floats, 1));
-}
-
-// x[rows, c] = LayerNorm(x) in place.
-void layernorm_inplace(float* x, const float* gamma, const float* beta, int64_t rows, int64_t c,
-                       float eps) {
-    parallel_for(rows, row_grain(c), [&](int64_t b, int64_t e) {
-        kernels::layernorm_forward(x + b * c, nullptr, nullptr, x + b * c, gamma, beta, e - b, c,
-                                   eps);
-    });
 }
 
 // y = epilogue(x Wᵀ + b) for n rows of a dense or factored layer; t holds the factored middle.
@@ -124,97 +119,244 @@ void Session::reserve(int64_t rows, int64_t seq_rows, int64_t attention_scratch)
     }
 }
 
-void Session::forward(const Batch& batch, float* logits) {
+namespace {
+
+// The encoder runs in one parallel region, each thread on its own rows, when every thread gets
+// at least kMinRowsPerThread rows and no layer's packed weights exceed kRegionMaxLayerBytes;
+// else on this thread, oneDNN and the row-wise kernels forking their own teams. Each thread of a
+// region reads all of a layer's weights where oneDNN's own split has each read part of them:
+// measured on 2 threads, seq 128 (bench/RESULTS.md), the region wins for layers of 3.1 MB
+// (bert-mini dense: -6%), 3.6 MB (BERT-base rank 64: -11%) and 7.1 MB (rank 128: -6%) and loses
+// for 14 MB (rank 256: +3%) and 28 MB (BERT-base dense: +11%).
+constexpr int64_t kMinRowsPerThread = 16;
+constexpr size_t kRegionMaxLayerBytes = size_t(10) << 20;
+
+int64_t round_up(int64_t a, int64_t b) {
+    return (a + b - 1) / b * b;
+}
+
+// The rows thread t of a team owns: [begin, end) of the batch's n rows. Every boundary but n is
+// a multiple of 16 (64 for pieces of more than 512 rows), so that a GEMM over a thread's rows
+// runs on exactly them (matmul_padded_rows(end - begin) == end - begin) and writes no row of the
+// next thread; only the thread owning row n - 1 writes padding rows, below `extent`.
+struct RowSplit {
+    int64_t begin = 0, end = 0, extent = 0;
+};
+
+RowSplit row_split(int64_t n, int t, int team) {
+    const int64_t g = n / team + 16 <= 512 ? 16 : 64;
+    auto boundary = [&](int i) { return i >= team ? n : std::min(n, round_up(n * i / team, g)); };
+    RowSplit r;
+    r.begin = boundary(t);
+    r.end = boundary(t + 1);
+    r.extent = r.end < n ? r.end : r.begin + kernels::matmul_padded_rows(n - r.begin);
+    return r;
+}
+
+// Rows the buffers need for any team of up to `max_team` threads over n rows.
+int64_t rows_capacity(int64_t n, int max_team) {
+    int64_t rows = kernels::matmul_padded_rows(n);
+    for (int team = 2; team <= max_team; ++team) {
+        for (int t = 0; t < team; ++t) rows = std::max(rows, row_split(n, t, team).extent);
+    }
+    return rows;
+}
+
+void barrier(int team) {
+    if (team > 1) {
+#pragma omp barrier
+    }
+}
+
+}  // namespace
+
+// The first exception thrown by any thread of a team, rethrown after the parallel region (an
+// exception may not leave one). A thread that failed skips its remaining steps but still meets
+// every barrier, so that the others do not wait forever.
+struct Session::TeamErrors {
+    std::atomic<bool> failed{false};
+    std::mutex mutex;
+    std::exception_ptr first;
+
+    template <typename F>
+    void run(F&& f) {
+        if (failed.load(std::memory_order_relaxed)) return;
+        try {
+            f();
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(mutex);
+            if (!first) first = std::current_exception();
+            failed = true;
+        }
+    }
+};
+
+namespace {}  // namespace
+
+void Session::encoder(const Batch& batch, int t, int team, TeamErrors& errors) {
     const BertConfig& c = model_->config();
     const BertParams& p = model_->params();
-    FWSVD_CHECK(model_->has_classifier(), "Session: the model has no classifier");
-    FWSVD_CHECK(model_->has_pooler(), "Session: the model has no pooler");
-    const int64_t N = batch.tokens(), B = batch.size(), H = c.hidden_size, I = c.intermediate_size,
-                  C = c.num_labels();
-    if (B == 0) return;
+    const int64_t N = batch.tokens(), H = c.hidden_size, I = c.intermediate_size;
+    const int64_t Nc = rows_;
     const float eps = float(c.layer_norm_eps);
-    // GEMMs run on padded row counts (kernels/packed_matmul.h); the row-wise kernels normalise
-    // the padding rows too, so that whatever they hold stays bounded from call to call.
-    const int64_t Np = kernels::matmul_padded_rows(N), Bp = kernels::matmul_padded_rows(B);
-    seqs_.assign(batch.seqs.begin(), batch.seqs.end());
-    const int64_t num_seqs = int64_t(seqs_.size());
-    const int64_t scratch_per_thread = kernels::attention_scratch_size(seqs_.data(), num_seqs);
-    kernels::AttentionShape shape{c.num_attention_heads, c.head_dim(), H, H, H, H};
-    reserve(Np, Bp, attention_threads(seqs_, shape) * scratch_per_thread);
-
+    kernels::MatmulContext& mm = *ctxs_[size_t(t)];
+    // This thread's rows [r0, r0 + n); GEMMs read and write rows up to r0 + np, and the row-wise
+    // kernels normalise those padding rows too, so that whatever they hold stays bounded from
+    // call to call. A team of one runs all rows.
+    const RowSplit rows = team > 1 ? row_split(N, t, team) : RowSplit{0, N, Nc};
+    const int64_t r0 = rows.begin, n = rows.end - rows.begin, np = rows.extent - rows.begin;
+    // Row-wise work over this thread's rows (a team of one: split by parallel_for).
+    auto row_wise = [&](int64_t count, int64_t row_floats, auto&& f) {
+        parallel_for(count, row_grain(row_floats), [&](int64_t b, int64_t e) { f(r0 + b, e - b); });
+    };
     float* x = x_.data();
     float* ctx = ctx_buf_.data();
     float* inter = inter_.data();
-    float* t = t_.data();
-    parallel_for(N, row_grain(H), [&](int64_t b, int64_t e) {
-        kernels::embedding_forward(x + b * H, batch.ids.data() + b, batch.pos_ids.data() + b,
-                                   batch.type_ids.data() + b, p.word_emb, p.pos_emb, p.type_emb,
-                                   e - b, H);
+    float* t_mid = t_.data() + r0 * std::max<int64_t>(packed_->max_middle(), 1);
+    auto layernorm = [&](const float* gamma, const float* beta) {
+        row_wise(np, H, [&](int64_t b, int64_t cnt) {
+            kernels::layernorm_forward(x + b * H, nullptr, nullptr, x + b * H, gamma, beta, cnt, H,
+                                       eps);
+        });
+    };
+    errors.run([&] {
+        row_wise(n, H, [&](int64_t b, int64_t cnt) {
+            kernels::embedding_forward(x + b * H, batch.ids.data() + b, batch.pos_ids.data() + b,
+                                       batch.type_ids.data() + b, p.word_emb, p.pos_emb, p.type_emb,
+                                       cnt, H);
+        });
+        layernorm(p.emb_ln_gamma, p.emb_ln_beta);
     });
-    layernorm_inplace(x, p.emb_ln_gamma, p.emb_ln_beta, Np, H, eps);
     for (size_t l = 0; l < packed_->layers().size(); ++l) {
         const PackedLayer& pl = packed_->layers()[l];
         const LayerParams& lp = p.layers[l];
-        // Q, K, V: interleaved rows of one GEMM, or three [Np, H] blocks.
+        // Q, K, V: interleaved rows of one GEMM, or three [Nc, H] blocks.
         float* q = qkv_.data();
-        float* k = q + Np * H;
-        float* v = q + 2 * Np * H;
-        shape.ld_q = shape.ld_k = shape.ld_v = H;
-        switch (pl.qkv_form) {
-            case QkvForm::fused_dense:
-                pl.qkv->run(ctx_, q, x, N);
-                k = q + H;
-                v = q + 2 * H;
-                shape.ld_q = shape.ld_k = shape.ld_v = 3 * H;
-                break;
-            case QkvForm::fused_factors: {
-                // t [Np, rq + rk + rv] = x [Aq; Ak; Av]ᵀ, split into contiguous [Np, r] blocks
-                // (oneDNN's packed kernels take dense sources only), then each B.
-                const int64_t r3 = pl.ranks[0] + pl.ranks[1] + pl.ranks[2];
-                pl.qkv->run(ctx_, t, x, N);
-                float* parts[3] = {t_split_.data(), t_split_.data() + Np * pl.ranks[0],
-                                   t_split_.data() + Np * (pl.ranks[0] + pl.ranks[1])};
-                const int64_t cols[3] = {0, pl.ranks[0], pl.ranks[0] + pl.ranks[1]};
-                parallel_for(Np, row_grain(r3), [&](int64_t b, int64_t e) {
-                    for (int64_t i = b; i < e; ++i) {
-                        for (int j = 0; j < 3; ++j) {
-                            std::memcpy(parts[j] + i * pl.ranks[size_t(j)], t + i * r3 + cols[j],
-                                        size_t(pl.ranks[size_t(j)]) * sizeof(float));
+        float* k = q + Nc * H;
+        float* v = q + 2 * Nc * H;
+        kernels::AttentionShape shape = shape_;
+        if (pl.qkv_form == QkvForm::fused_dense) {
+            k = q + H;
+            v = q + 2 * H;
+            shape.ld_q = shape.ld_k = shape.ld_v = 3 * H;
+        }
+        errors.run([&] {
+            switch (pl.qkv_form) {
+                case QkvForm::fused_dense:
+                    pl.qkv->run(mm, q + r0 * 3 * H, x + r0 * H, n);
+                    break;
+                case QkvForm::fused_factors: {
+                    // t [rows, rq + rk + rv] = x [Aq; Ak; Av]ᵀ, split into contiguous [Nc, r]
+                    // blocks (oneDNN's packed kernels take dense sources only), then each B.
+                    const int64_t r3 = pl.ranks[0] + pl.ranks[1] + pl.ranks[2];
+                    pl.qkv->run(mm, t_mid, x + r0 * H, n);
+                    float* parts[3] = {t_split_.data(), t_split_.data() + Nc * pl.ranks[0],
+                                       t_split_.data() + Nc * (pl.ranks[0] + pl.ranks[1])};
+                    const int64_t cols[3] = {0, pl.ranks[0], pl.ranks[0] + pl.ranks[1]};
+                    row_wise(np, r3, [&](int64_t b, int64_t cnt) {
+                        for (int64_t i = b; i < b + cnt; ++i) {
+                            for (size_t j = 0; j < 3; ++j) {
+                                std::memcpy(parts[j] + i * pl.ranks[j],
+                                            t_mid + (i - r0) * r3 + cols[j],
+                                            size_t(pl.ranks[j]) * sizeof(float));
+                            }
                         }
+                    });
+                    float* dst[3] = {q, k, v};
+                    for (size_t j = 0; j < 3; ++j) {
+                        pl.b[j]->run(mm, dst[j] + r0 * H, parts[j] + r0 * pl.ranks[j], n);
+                    }
+                    break;
+                }
+                case QkvForm::separate:
+                    run_linear(mm, pl.qkv_separate[0], q + r0 * H, t_mid, x + r0 * H, n);
+                    run_linear(mm, pl.qkv_separate[1], k + r0 * H, t_mid, x + r0 * H, n);
+                    run_linear(mm, pl.qkv_separate[2], v + r0 * H, t_mid, x + r0 * H, n);
+                    break;
+            }
+        });
+        // Attention reads every row's keys and values and writes head blocks of every row.
+        barrier(team);
+        errors.run([&] {
+            if (team > 1) {
+                int64_t begin = 0, end = 0;
+                attention_items_of(seqs_, shape, t, team, &begin, &end);
+                if (begin < end) {
+                    kernels::attention_forward(ctx, nullptr, q, k, v, seqs_.data(), shape, begin,
+                                               end, scratch_.data() + t * scratch_per_thread_);
+                }
+            } else {
+                attention_all(ctx, nullptr, q, k, v, seqs_, shape, scratch_.data(),
+                              scratch_per_thread_);
+            }
+        });
+        barrier(team);
+        // From here to the next layer's attention each thread reads and writes only its rows.
+        errors.run([&] {
+            // x = LayerNorm(ctx Wᵀ + b + x): bias and residual in the GEMM, then LayerNorm.
+            run_linear(mm, pl.attn_out, x + r0 * H, t_mid, ctx + r0 * H, n);
+            layernorm(lp.attn_ln_gamma, lp.attn_ln_beta);
+            run_linear(mm, pl.inter, inter + r0 * I, t_mid, x + r0 * H, n);
+            if (!packed_->gelu_fused()) {
+                row_wise(np, I, [&](int64_t b, int64_t cnt) {
+                    if (packed_->activation() == kernels::Activation::gelu) {
+                        kernels::gelu_inference_forward(inter + b * I, inter + b * I, cnt * I);
+                    } else {
+                        kernels::activation_forward(packed_->activation(), inter + b * I,
+                                                    inter + b * I, cnt * I);
                     }
                 });
-                float* dst[3] = {q, k, v};
-                for (int j = 0; j < 3; ++j) pl.b[size_t(j)]->run(ctx_, dst[j], parts[j], N);
-                break;
             }
-            case QkvForm::separate:
-                run_linear(ctx_, pl.qkv_separate[0], q, t, x, N);
-                run_linear(ctx_, pl.qkv_separate[1], k, t, x, N);
-                run_linear(ctx_, pl.qkv_separate[2], v, t, x, N);
-                break;
-        }
-        attention_all(ctx, nullptr, q, k, v, seqs_, shape, scratch_.data(), scratch_per_thread);
-        // x = LayerNorm(ctx Wᵀ + b + x): bias and residual in the GEMM, then LayerNorm in place.
-        run_linear(ctx_, pl.attn_out, x, t, ctx, N);
-        layernorm_inplace(x, lp.attn_ln_gamma, lp.attn_ln_beta, Np, H, eps);
-        run_linear(ctx_, pl.inter, inter, t, x, N);
-        if (!packed_->gelu_fused()) {
-            parallel_for(Np, row_grain(I), [&](int64_t b, int64_t e) {
-                kernels::activation_forward(packed_->activation(), inter + b * I, inter + b * I,
-                                            (e - b) * I);
-            });
-        }
-        run_linear(ctx_, pl.out, x, t, inter, N);
-        layernorm_inplace(x, lp.out_ln_gamma, lp.out_ln_beta, Np, H, eps);
+            run_linear(mm, pl.out, x + r0 * H, t_mid, inter + r0 * I, n);
+            layernorm(lp.out_ln_gamma, lp.out_ln_beta);
+        });
     }
+}
+
+void Session::forward(const Batch& batch, float* logits) {
+    const BertConfig& c = model_->config();
+    FWSVD_CHECK(model_->has_classifier(), "Session: the model has no classifier");
+    FWSVD_CHECK(model_->has_pooler(), "Session: the model has no pooler");
+    const int64_t N = batch.tokens(), B = batch.size(), H = c.hidden_size, C = c.num_labels();
+    if (B == 0) return;
+    // GEMMs run on padded row counts (kernels/packed_matmul.h).
+    const int64_t Bp = kernels::matmul_padded_rows(B);
+    seqs_.assign(batch.seqs.begin(), batch.seqs.end());
+    const int64_t num_seqs = int64_t(seqs_.size());
+    scratch_per_thread_ = kernels::attention_scratch_size(seqs_.data(), num_seqs);
+    shape_ = kernels::AttentionShape{c.num_attention_heads, c.head_dim(), H, H, H, H};
+    // One parallel region for the whole encoder when every thread gets enough rows: two
+    // barriers per layer (around attention) instead of a fork-join per GEMM and row-wise kernel
+    // (~10 per layer: a quarter of a factored model's time on 2 threads went to them).
+    const bool region = !omp_in_parallel() && packed_->max_layer_bytes() <= kRegionMaxLayerBytes;
+    const int threads = region ? num_threads() : 1;
+    const int team = int(std::max<int64_t>(1, std::min<int64_t>(threads, N / kMinRowsPerThread)));
+    rows_ = rows_capacity(N, team);
+    const int scratch_slices = std::max(team, attention_threads(seqs_, shape_));
+    reserve(rows_, Bp, scratch_slices * scratch_per_thread_);
+    while (ctxs_.size() < size_t(team)) ctxs_.push_back(std::make_unique<kernels::MatmulContext>());
+    TeamErrors errors;
+    if (team > 1) {
+#pragma omp parallel num_threads(team)
+        {
+            // A smaller team than asked (thread limits) splits the rows among the threads it has.
+            encoder(batch, omp_get_thread_num(), omp_get_num_threads(), errors);
+        }
+    } else {
+        encoder(batch, 0, 1, errors);
+    }
+    if (errors.first) std::rethrow_exception(errors.first);
+    kernels::MatmulContext& mm = *ctxs_[0];
+    const float* x = x_.data();
+    float* t = t_.data();
     float* cls = cls_.data();
     for (int64_t b = 0; b < B; ++b) {
         std::memcpy(cls + b * H, x + seqs_[size_t(b)].offset * H, size_t(H) * sizeof(float));
     }
     float* pooled = pooled_.data();
-    run_linear(ctx_, packed_->pooler(), pooled, t, cls, B);
+    run_linear(mm, packed_->pooler(), pooled, t, cls, B);
     kernels::activation_forward(kernels::Activation::tanh, pooled, pooled, Bp * H);
-    run_linear(ctx_, packed_->classifier(), out_.data(), t, pooled, B);
+    run_linear(mm, packed_->classifier(), out_.data(), t, pooled, B);
     std::memcpy(logits, out_.data(), size_t(B * C) * sizeof(float));
 }
 

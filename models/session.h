@@ -51,21 +51,29 @@ class Session {
     };
 
     void reserve(int64_t rows, int64_t seq_rows, int64_t attention_scratch);
+    // The embeddings and every encoder layer for thread `t` of a team of `team` (1: the whole
+    // batch on this thread, oneDNN and the row-wise kernels forking their own threads).
+    struct TeamErrors;
+    void encoder(const Batch& batch, int t, int team, TeamErrors& errors);
     std::shared_ptr<const BertModel> model_;
     std::shared_ptr<const PackedBert> packed_;
-    kernels::MatmulContext ctx_;
-    // Row capacities below are matmul_padded_rows of the tokens (Np) and sequences (Bp).
+    std::vector<std::unique_ptr<kernels::MatmulContext>> ctxs_;  // one per thread of a team
+    // Row capacities: Nc >= matmul_padded_rows of the tokens and of each thread's last rows
+    // (RowSplit in session.cc), Bp = matmul_padded_rows of the sequences.
     int64_t cap_rows_ = 0, cap_seq_rows_ = 0, cap_scratch_ = 0;
-    Buffer x_;        // [Np, H] residual stream
-    Buffer qkv_;      // [Np, 3H] fused Q|K|V rows, or q, k, v as three [Np, H] blocks
-    Buffer ctx_buf_;  // [Np, H] attention output
-    Buffer inter_;    // [Np, I]
-    Buffer t_;        // [Np, max middle] factored layers' x·Aᵀ
-    Buffer t_split_;  // [Np, max middle] fused Q/K/V factors' middles, one [Np, r] block each
-    Buffer cls_;      // [Bp, H]
-    Buffer pooled_;   // [Bp, H]
-    Buffer out_;      // [Bp, C]
-    Buffer scratch_;  // attention, one slice per thread
+    int64_t rows_ = 0;  // Nc of the current batch: the stride of the q, k, v blocks
+    Buffer x_;          // [Nc, H] residual stream
+    Buffer qkv_;        // [Nc, 3H] fused Q|K|V rows, or q, k, v as three [Nc, H] blocks
+    Buffer ctx_buf_;    // [Nc, H] attention output
+    Buffer inter_;      // [Nc, I]
+    Buffer t_;          // [Nc, max middle] factored layers' x·Aᵀ
+    Buffer t_split_;    // [Nc, max middle] fused Q/K/V factors' middles, one [Nc, r] block each
+    Buffer cls_;        // [Bp, H]
+    Buffer pooled_;     // [Bp, H]
+    Buffer out_;        // [Bp, C]
+    Buffer scratch_;    // attention, one slice per thread
+    int64_t scratch_per_thread_ = 0;
+    kernels::AttentionShape shape_{};
     std::vector<kernels::SeqSpan> seqs_;
 };
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -155,6 +156,43 @@ TEST(KernelDispatch, ActivationsElementwiseAccuracy) {
                 }
             }
         }
+    });
+}
+
+// The inference GELU: against its scalar twin (same rational formula) within kRound, and against
+// the exact double formula element by element on a fine grid within its contract, 2e-6 ·
+// max(1, |x|) absolute (a rational erf, not the few-ulp relative accuracy of activation_forward's
+// gelu). Special values: NaN stays NaN, -inf gives 0, +inf gives +inf; in place and out of place,
+// whole vectors and partial tails.
+TEST(KernelDispatch, GeluInference) {
+    std::vector<float> x;
+    for (int i = -200000; i <= 200000; ++i) x.push_back(float(i) * 1e-4f);
+    const int64_t n = int64_t(x.size());
+    const std::vector<double> xd(x.begin(), x.end());
+    std::vector<double> exact(static_cast<size_t>(n));
+    k::activation_forward_ref<double>(k::Activation::gelu, exact.data(), xd.data(), n);
+    std::vector<float> twin(static_cast<size_t>(n));
+    k::gelu_inference_forward_ref<float>(twin.data(), x.data(), n);
+    for_each_isa([&] {
+        std::vector<float> y(static_cast<size_t>(n));
+        k::gelu_inference_forward(y.data(), x.data(), n);
+        EXPECT_LE(rel_diff(y, twin), kRound);
+        double worst = 0;
+        for (int64_t i = 0; i < n; ++i) {
+            const double err = std::abs(double(y[i]) - exact[i]) / std::max(1.0, std::abs(xd[i]));
+            worst = std::max(worst, err);
+        }
+        EXPECT_LE(worst, 2e-6);
+        std::vector<float> z(x.begin(), x.begin() + 37);
+        k::gelu_inference_forward(z.data(), z.data(), 37);
+        EXPECT_TRUE(std::equal(z.begin(), z.end(), y.begin())) << "in place, partial vector";
+        const float inf = std::numeric_limits<float>::infinity();
+        const float special[3] = {std::numeric_limits<float>::quiet_NaN(), -inf, inf};
+        float out[3];
+        k::gelu_inference_forward(out, special, 3);
+        EXPECT_TRUE(std::isnan(out[0]));
+        EXPECT_EQ(out[1], 0.0f);
+        EXPECT_EQ(out[2], inf);
     });
 }
 

@@ -15,6 +15,7 @@
 
 #include "models/bert_forward.h"
 #include "models/session.h"
+#include "runtime/parallel.h"
 #include "tests/test_util.h"
 
 namespace fwsvd::testing {
@@ -177,6 +178,59 @@ TEST(Session, SessionsShareThePackedModelAndRunConcurrently) {
         ASSERT_EQ(g.size(), want.size());
         EXPECT_LT(max_rel_diff(g.data(), want.data(), g.size()), 1e-6);
     }
+}
+
+// `count` sequences of lengths cycling through 1..max_len (every fifth right-padded).
+Batch long_batch(const BertConfig& c, int count, uint64_t seed) {
+    std::mt19937_64 gen(seed);
+    std::uniform_int_distribution<int32_t> id(0, int32_t(c.vocab_size - 1));
+    Batch b;
+    for (int s = 0; s < count; ++s) {
+        const int64_t len = 1 + (s * 7) % c.max_position_embeddings;
+        std::vector<int32_t> ids(static_cast<size_t>(len));
+        for (auto& v : ids) v = id(gen);
+        b.add(ids.data(), nullptr, len, s % 5 == 4 && len > 2 ? len - 2 : len);
+    }
+    return b;
+}
+
+// With several threads the encoder of a small model runs in one parallel region, each thread on
+// its own rows (GEMMs on row blocks that are multiples of 16 or 64, the last one padded) and its
+// share of the attention items; with one thread it runs whole-batch GEMMs. All give bert_forward's
+// logits, on teams of 1, 2 and 3 threads, for a batch of 76 rows (blocks of 16), of 1,210 rows
+// (blocks of 64 on 2 threads; a 1024-row GEMM chunk and the rest on 1) and of 12 rows (too few to
+// split: one thread, oneDNN forking its own).
+TEST(Session, OneParallelRegionPerForwardMatchesOneThread) {
+    const BertConfig c = small_config();
+    struct Case {
+        const char* what;
+        std::shared_ptr<const BertModel> model;
+    };
+    const Case cases[] = {{"dense", random_model(c, {}, 21)},
+                          {"all factored", random_model(c, varied_ranks(c, false), 22)},
+                          {"mixed", random_model(c, varied_ranks(c, true), 23)},
+                          {"relu", random_model(small_config("relu"), {}, 24)}};
+    Batch tiny;
+    const int32_t ids[12] = {3, 9, 27, 1, 4, 4, 8, 30, 2, 11, 19, 6};
+    tiny.add(ids, nullptr, 12);
+    const Batch batches[] = {test_batch(c, 15), long_batch(c, 60, 16), tiny};
+    const int saved = num_threads();
+    for (const Case& cs : cases) {
+        SCOPED_TRACE(cs.what);
+        for (const Batch& b : batches) {
+            SCOPED_TRACE("tokens=" + std::to_string(b.tokens()));
+            const std::vector<float> want = reference_logits(*cs.model, b);
+            Session session(cs.model);
+            for (int threads : {1, 2, 3, 1}) {
+                SCOPED_TRACE("threads=" + std::to_string(threads));
+                set_num_threads(threads);
+                const std::vector<float> got = session.logits(b);
+                ASSERT_EQ(got.size(), want.size());
+                EXPECT_LT(max_rel_diff(got.data(), want.data(), got.size()), kTol);
+            }
+        }
+    }
+    set_num_threads(saved);
 }
 
 TEST(Session, LogitsDoNotDependOnEarlierBatches) {
