@@ -1,11 +1,13 @@
 // Whole inference forwards (Session::forward): BERT-base-shaped random models, dense and
 // factored at ranks 32/64/128/256, and bert-mini-sst2 from ../shared when present.
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <random>
 #include <string>
+#include <utility>
 
 #include "bench/bench_util.h"
 #include "models/session.h"
@@ -110,26 +112,32 @@ BENCHMARK(BM_BertForward)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
-// GELU as oneDNN's eltwise_gelu_erf post-op of the intermediate GEMM (the default) against
-// fwsvd's AVX-512 GELU kernel run over the intermediate output after the GEMM.
+// GELU as oneDNN's eltwise_gelu_erf post-op of the intermediate GEMM against fwsvd's inference
+// GELU (kernels::gelu_inference_forward, the default) run over the intermediate output after it.
 void BM_BertGelu(benchmark::State& st) {
-    const bool fused = st.range(0) != 0;
-    const int64_t seq = st.range(1), batch = st.range(2);
-    const int threads = int(st.range(3));
-    static std::shared_ptr<const BertModel> model = random_bert(bert_base_config(), 0);
-    static std::map<bool, std::unique_ptr<Session>> sessions;
-    auto& session = sessions[fused];
+    const int64_t id = st.range(0), seq = st.range(2), batch = st.range(3);
+    const bool fused = st.range(1) != 0;
+    const int threads = int(st.range(4));
+    static std::map<std::pair<int64_t, bool>, std::unique_ptr<Session>> sessions;
+    std::string name;
+    Session* shared = session_of(id, &name);
+    if (!shared) {
+        st.SkipWithError("bert-mini-sst2 not found under FWSVD_SHARED_DIR / ../shared");
+        return;
+    }
+    auto& session = sessions[{id, fused}];
     if (!session) {
         PackedBertOptions options;
         options.fuse_gelu = fused;
-        session = std::make_unique<Session>(PackedBert::build(model, options));
+        session =
+            std::make_unique<Session>(PackedBert::build(shared->packed().shared_model(), options));
     }
-    st.SetLabel(fused ? "base-dense, GELU post-op" : "base-dense, GELU kernel");
+    st.SetLabel(name + (fused ? ", GELU post-op" : ", inference GELU kernel"));
     set_threads(threads);
-    const Batch b = random_batch(model->config(), seq, batch);
-    std::vector<float> logits(size_t(2 * batch));
+    const Batch b = random_batch(session->model().config(), seq, batch);
+    std::vector<float> logits(size_t(batch * session->model().config().num_labels()));
     for (int i = 0; i < 2; ++i) session->forward(b, logits.data());
-    FlopTimer timer(st, forward_flops(*model, b), threads);
+    FlopTimer timer(st, forward_flops(session->model(), b), threads);
     for (auto _ : st) {
         timer.start();
         session->forward(b, logits.data());
@@ -137,8 +145,47 @@ void BM_BertGelu(benchmark::State& st) {
     }
 }
 BENCHMARK(BM_BertGelu)
-    ->ArgNames({"fused", "seq", "batch", "threads"})
-    ->ArgsProduct({{1, 0}, {128}, {1, 8}, {1, 2}})
+    ->ArgNames({"model", "fused", "seq", "batch", "threads"})
+    ->ArgsProduct({{0, 2}, {1, 0}, {128}, {1, 8}, {1, 2}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// The encoder in one parallel region (each thread on its own rows; PackedBertOptions'
+// region_max_layer_bytes unlimited) against oneDNN's own split of every GEMM (0), for the models
+// of BM_BertForward: where each wins decides the default threshold.
+void BM_BertRegion(benchmark::State& st) {
+    const int64_t id = st.range(0), seq = st.range(2), batch = st.range(3);
+    const bool region = st.range(1) != 0;
+    const int threads = int(st.range(4));
+    static std::map<std::pair<int64_t, bool>, std::unique_ptr<Session>> sessions;
+    std::string name;
+    Session* shared = session_of(id, &name);
+    if (!shared) {
+        st.SkipWithError("bert-mini-sst2 not found under FWSVD_SHARED_DIR / ../shared");
+        return;
+    }
+    auto& session = sessions[{id, region}];
+    if (!session) {
+        PackedBertOptions options;
+        options.region_max_layer_bytes = region ? SIZE_MAX : 0;
+        session =
+            std::make_unique<Session>(PackedBert::build(shared->packed().shared_model(), options));
+    }
+    st.SetLabel(name + (region ? ", one region" : ", oneDNN's split"));
+    set_threads(threads);
+    const Batch b = random_batch(session->model().config(), seq, batch);
+    std::vector<float> logits(size_t(batch * session->model().config().num_labels()));
+    for (int i = 0; i < 2; ++i) session->forward(b, logits.data());
+    FlopTimer timer(st, forward_flops(session->model(), b), threads);
+    for (auto _ : st) {
+        timer.start();
+        session->forward(b, logits.data());
+        timer.stop();
+    }
+}
+BENCHMARK(BM_BertRegion)
+    ->ArgNames({"model", "region", "seq", "batch", "threads"})
+    ->ArgsProduct({{0, 2, 3, 4, 5}, {1, 0}, {128}, {1}, {2}})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 

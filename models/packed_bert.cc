@@ -137,6 +137,7 @@ std::shared_ptr<const PackedBert> PackedBert::build(std::shared_ptr<const BertMo
         bytes += bytes_of(pb->classifier_);
         middle = std::max(middle, pb->classifier_.rank);
     }
+    pb->one_region_ = pb->max_layer_bytes_ <= options.region_max_layer_bytes;
     pb->max_middle_ = middle;
     pb->packed_bytes_ = bytes;
     pb->model_ = std::move(model);

@@ -46,8 +46,16 @@ struct PackedBertOptions {
     // Apply an exact-GELU hidden_act as oneDNN's eltwise_gelu_erf post-op of the intermediate
     // GEMM. Off by default: fwsvd's inference GELU (kernels::gelu_inference_forward, a rational
     // erf) over each thread's rows of the intermediate output right after its GEMM costs a third
-    // of the post-op's erf (BERT-base rank 64, 2 threads: 12.4 -> 11.7 ms; dense: no change).
+    // of the post-op's erf: BERT-base rank 64 3% faster on 1 thread, 9% on 2 (seq 128); dense
+    // unchanged (fwsvd-bench BM_BertGelu, bench/RESULTS.md).
     bool fuse_gelu = false;
+    // Session::forward runs the whole encoder in one OpenMP parallel region, each thread on its
+    // own rows, when no encoder layer's packed weights exceed this many bytes (0: never); larger
+    // layers keep oneDNN's own split of each GEMM, which reads every weight once instead of once
+    // per thread. Measured on 2 threads, seq 128 (fwsvd-bench BM_BertRegion, bench/RESULTS.md):
+    // one region is 9% faster for bert-mini dense (layers of 3.1 MB), 14% for BERT-base rank 64
+    // (3.6 MB), 8% for rank 128 (7.1 MB), even at rank 256 (14 MB), 14% slower dense (28 MB).
+    size_t region_max_layer_bytes = size_t(10) << 20;
 };
 
 class PackedBert {
@@ -67,6 +75,9 @@ class PackedBert {
     const PackedLinear& classifier() const { return classifier_; }
     kernels::Activation activation() const { return act_; }
     bool gelu_fused() const { return gelu_fused_; }
+    // Whether Session::forward may run the encoder in one parallel region (see
+    // PackedBertOptions::region_max_layer_bytes).
+    bool one_region() const { return one_region_; }
     // Widest factored middle t [N, width] any GEMM needs (0 for a dense model).
     int64_t max_middle() const { return max_middle_; }
     // Bytes of all packed weights, and of the largest encoder layer's.
@@ -80,6 +91,7 @@ class PackedBert {
     PackedLinear pooler_, classifier_;
     kernels::Activation act_ = kernels::Activation::gelu;
     bool gelu_fused_ = false;
+    bool one_region_ = false;
     int64_t max_middle_ = 0;
     size_t packed_bytes_ = 0;
     size_t max_layer_bytes_ = 0;

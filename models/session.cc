@@ -121,15 +121,10 @@ void Session::reserve(int64_t rows, int64_t seq_rows, int64_t attention_scratch)
 
 namespace {
 
-// The encoder runs in one parallel region, each thread on its own rows, when every thread gets
-// at least kMinRowsPerThread rows and no layer's packed weights exceed kRegionMaxLayerBytes;
-// else on this thread, oneDNN and the row-wise kernels forking their own teams. Each thread of a
-// region reads all of a layer's weights where oneDNN's own split has each read part of them:
-// measured on 2 threads, seq 128 (bench/RESULTS.md), the region wins for layers of 3.1 MB
-// (bert-mini dense: -6%), 3.6 MB (BERT-base rank 64: -11%) and 7.1 MB (rank 128: -6%) and loses
-// for 14 MB (rank 256: +3%) and 28 MB (BERT-base dense: +11%).
+// With PackedBert::one_region, the encoder runs in one parallel region when every thread gets at
+// least this many rows; else on this thread, oneDNN and the row-wise kernels forking their own
+// teams.
 constexpr int64_t kMinRowsPerThread = 16;
-constexpr size_t kRegionMaxLayerBytes = size_t(10) << 20;
 
 int64_t round_up(int64_t a, int64_t b) {
     return (a + b - 1) / b * b;
@@ -328,7 +323,7 @@ void Session::forward(const Batch& batch, float* logits) {
     // One parallel region for the whole encoder when every thread gets enough rows: two
     // barriers per layer (around attention) instead of a fork-join per GEMM and row-wise kernel
     // (~10 per layer: a quarter of a factored model's time on 2 threads went to them).
-    const bool region = !omp_in_parallel() && packed_->max_layer_bytes() <= kRegionMaxLayerBytes;
+    const bool region = packed_->one_region() && !omp_in_parallel();
     const int threads = region ? num_threads() : 1;
     const int team = int(std::max<int64_t>(1, std::min<int64_t>(threads, N / kMinRowsPerThread)));
     rows_ = rows_capacity(N, team);
