@@ -94,13 +94,22 @@ std::shared_ptr<const PackedBert> PackedBert::build(std::shared_ptr<const BertMo
     const BertConfig& c = model->config();
     const BertParams& p = model->params();
     pb->act_ = activation_of(c.hidden_act);
-    pb->gelu_fused_ = options.fuse_gelu && pb->act_ == kernels::Activation::gelu;
+    for (const LayerParams& lp : p.layers) {
+        size_t floats = 0;
+        for (const LinearParams* l :
+             {&lp.query, &lp.key, &lp.value, &lp.attn_out, &lp.inter, &lp.out}) {
+            floats += size_t(l->factored() ? l->rank * (l->in + l->out) : l->in * l->out);
+        }
+        pb->max_layer_bytes_ = std::max(pb->max_layer_bytes_, floats * sizeof(float));
+    }
+    pb->one_region_ = pb->max_layer_bytes_ <= options.region_max_layer_bytes;
+    pb->gelu_fused_ =
+        options.fuse_gelu.value_or(!pb->one_region_) && pb->act_ == kernels::Activation::gelu;
     const MatmulEpilogue inter_epilogue =
         pb->gelu_fused_ ? MatmulEpilogue::gelu_erf : MatmulEpilogue::none;
     size_t bytes = 0;
     int64_t middle = 0;
     for (const LayerParams& lp : p.layers) {
-        const size_t bytes_before = bytes;
         PackedLayer layer;
         pack_qkv(layer, lp);
         layer.attn_out = pack_linear(lp.attn_out, MatmulEpilogue::residual, "attention output");
@@ -119,7 +128,6 @@ std::shared_ptr<const PackedBert> PackedBert::build(std::shared_ptr<const BertMo
             bytes += bytes_of(*l);
             middle = std::max(middle, l->rank);
         }
-        pb->max_layer_bytes_ = std::max(pb->max_layer_bytes_, bytes - bytes_before);
         pb->layers_.push_back(std::move(layer));
         // The packed copies are what the forward reads from now on.
         for (const LinearParams* l :
@@ -137,7 +145,6 @@ std::shared_ptr<const PackedBert> PackedBert::build(std::shared_ptr<const BertMo
         bytes += bytes_of(pb->classifier_);
         middle = std::max(middle, pb->classifier_.rank);
     }
-    pb->one_region_ = pb->max_layer_bytes_ <= options.region_max_layer_bytes;
     pb->max_middle_ = middle;
     pb->packed_bytes_ = bytes;
     pb->model_ = std::move(model);

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "kernels/activation.h"
 #include "kernels/packed_matmul.h"
@@ -43,19 +44,21 @@ struct PackedLayer {
 };
 
 struct PackedBertOptions {
-    // Apply an exact-GELU hidden_act as oneDNN's eltwise_gelu_erf post-op of the intermediate
-    // GEMM. Off by default: fwsvd's inference GELU (kernels::gelu_inference_forward, a rational
-    // erf) over each thread's rows of the intermediate output right after its GEMM costs a third
-    // of the post-op's erf: BERT-base rank 64 3% faster on 1 thread, 9% on 2 (seq 128); dense
-    // unchanged (fwsvd-bench BM_BertGelu, bench/RESULTS.md).
-    bool fuse_gelu = false;
     // Session::forward runs the whole encoder in one OpenMP parallel region, each thread on its
-    // own rows, when no encoder layer's packed weights exceed this many bytes (0: never); larger
+    // own rows, when no encoder layer's linear weights exceed this many bytes (0: never); larger
     // layers keep oneDNN's own split of each GEMM, which reads every weight once instead of once
     // per thread. Measured on 2 threads, seq 128 (fwsvd-bench BM_BertRegion, bench/RESULTS.md):
     // one region is 9% faster for bert-mini dense (layers of 3.1 MB), 14% for BERT-base rank 64
     // (3.6 MB), 8% for rank 128 (7.1 MB), even at rank 256 (14 MB), 14% slower dense (28 MB).
     size_t region_max_layer_bytes = size_t(10) << 20;
+    // An exact-GELU hidden_act as oneDNN's eltwise_gelu_erf post-op of the intermediate GEMM
+    // (true) or as fwsvd's inference GELU (kernels::gelu_inference_forward, a rational erf at a
+    // third of the cost) over the GEMM's output (false). Unset: the post-op for models whose
+    // layers exceed region_max_layer_bytes, the kernel otherwise. Measured (BM_BertGelu, seq
+    // 128): BERT-base rank 64 runs 3% / 9% faster with the kernel at batch 1 (1 / 2 threads), 2%
+    // / 7% at batch 8; dense is even at batch 1 and 4% faster with the post-op at batch 8 on 1
+    // thread (the kernel's extra pass over a [1024, 3072] output that left the caches).
+    std::optional<bool> fuse_gelu;
 };
 
 class PackedBert {
@@ -80,8 +83,10 @@ class PackedBert {
     bool one_region() const { return one_region_; }
     // Widest factored middle t [N, width] any GEMM needs (0 for a dense model).
     int64_t max_middle() const { return max_middle_; }
-    // Bytes of all packed weights, and of the largest encoder layer's.
+    // Bytes of all packed weights.
     size_t packed_bytes() const { return packed_bytes_; }
+    // Bytes of the largest encoder layer's linear weights as stored (fp32 in·out, or
+    // rank·(in + out) factored).
     size_t max_layer_bytes() const { return max_layer_bytes_; }
 
   private:

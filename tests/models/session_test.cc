@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -223,6 +224,39 @@ TEST(Session, OneParallelRegionPerForwardMatchesOneThread) {
             Session session(cs.model);
             for (int threads : {1, 2, 3, 1}) {
                 SCOPED_TRACE("threads=" + std::to_string(threads));
+                set_num_threads(threads);
+                const std::vector<float> got = session.logits(b);
+                ASSERT_EQ(got.size(), want.size());
+                EXPECT_LT(max_rel_diff(got.data(), want.data(), got.size()), kTol);
+            }
+        }
+    }
+    set_num_threads(saved);
+}
+
+// The defaults by layer size: small layers run in one parallel region with the inference GELU
+// kernel; layers above region_max_layer_bytes (forced here with 0) keep oneDNN's split of each
+// GEMM and the GELU post-op. Every combination, on 1 and 2 threads, gives bert_forward's logits.
+TEST(Session, RegionAndGeluChoicesMatchTrainingForward) {
+    const BertConfig c = small_config();
+    auto m = random_model(c, varied_ranks(c, false), 31);
+    const Batch b = test_batch(c, 17);
+    const std::vector<float> want = reference_logits(*m, b);
+    const int saved = num_threads();
+    for (size_t max_bytes : {size_t(0), size_t(10) << 20}) {
+        for (std::optional<bool> fuse :
+             {std::optional<bool>(), std::optional<bool>(true), std::optional<bool>(false)}) {
+            PackedBertOptions options;
+            options.region_max_layer_bytes = max_bytes;
+            options.fuse_gelu = fuse;
+            auto packed = PackedBert::build(m, options);
+            EXPECT_EQ(packed->one_region(), max_bytes > 0);
+            EXPECT_EQ(packed->gelu_fused(), fuse.value_or(max_bytes == 0));
+            Session session(packed);
+            for (int threads : {1, 2}) {
+                SCOPED_TRACE("max_bytes=" + std::to_string(max_bytes) +
+                             " fuse=" + (fuse ? std::to_string(*fuse) : "unset") +
+                             " threads=" + std::to_string(threads));
                 set_num_threads(threads);
                 const std::vector<float> got = session.logits(b);
                 ASSERT_EQ(got.size(), want.size());
