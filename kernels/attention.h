@@ -5,6 +5,9 @@
 // every query of the sequence attends to (keys == len without padding; keys < len reproduces
 // Hugging Face's right padding, where padded positions still produce outputs but are never
 // attended to). Head h of a row is the column block [h*head_dim, (h+1)*head_dim).
+// attention_forward also takes len < keys: rows [a, a + len) of a sequence's queries, with q and
+// out shifted to row a - offset and the span keeping the sequence's offset and keys (a thread
+// computing only its own rows of a sequence).
 #pragma once
 #include <cstdint>
 

@@ -188,6 +188,22 @@ struct Session::TeamErrors {
 
 namespace {}  // namespace
 
+void Session::attention_rows(float* ctx, const float* q, const float* k, const float* v,
+                             const kernels::AttentionShape& shape, int64_t row_begin,
+                             int64_t row_end, int t) {
+    float* scratch = scratch_.data() + t * scratch_per_thread_;
+    for (const kernels::SeqSpan& s : seqs_) {
+        const int64_t a = std::max(row_begin, s.offset), b = std::min(row_end, s.offset + s.len);
+        if (a >= b) continue;
+        // Queries [a, b) of the sequence against all its keys: q and ctx shifted to row a, the
+        // span keeping the sequence's offset for k and v (len < keys is fine for the forward).
+        const kernels::SeqSpan part{s.offset, b - a, s.keys, 0};
+        kernels::attention_forward(ctx + (a - s.offset) * shape.ld_out, nullptr,
+                                   q + (a - s.offset) * shape.ld_q, k, v, &part, shape, 0,
+                                   shape.num_heads, scratch);
+    }
+}
+
 void Session::encoder(const Batch& batch, int t, int team, TeamErrors& errors) {
     const BertConfig& c = model_->config();
     const BertParams& p = model_->params();
@@ -226,7 +242,7 @@ void Session::encoder(const Batch& batch, int t, int team, TeamErrors& errors) {
         const PackedLayer& pl = packed_->layers()[l];
         const LayerParams& lp = p.layers[l];
         // Q, K, V: interleaved rows of one GEMM, or three [Nc, H] blocks.
-        float* q = qkv_.data();
+        float* q = team > 1 && l % 2 == 1 ? qkv_odd_.data() : qkv_.data();
         float* k = q + Nc * H;
         float* v = q + 2 * Nc * H;
         kernels::AttentionShape shape = shape_;
@@ -270,23 +286,20 @@ void Session::encoder(const Batch& batch, int t, int team, TeamErrors& errors) {
                     break;
             }
         });
-        // Attention reads every row's keys and values and writes head blocks of every row.
+        // Attention reads every row's keys and values: after this barrier, the only one of the
+        // layer. In a team, each thread then takes its own query rows (all heads), so that it
+        // writes only its rows of ctx; the next layer's Q/K/V go to the other qkv buffer, which
+        // no thread reads before every thread has passed this barrier again.
         barrier(team);
         errors.run([&] {
             if (team > 1) {
-                int64_t begin = 0, end = 0;
-                attention_items_of(seqs_, shape, t, team, &begin, &end);
-                if (begin < end) {
-                    kernels::attention_forward(ctx, nullptr, q, k, v, seqs_.data(), shape, begin,
-                                               end, scratch_.data() + t * scratch_per_thread_);
-                }
+                attention_rows(ctx, q, k, v, shape, r0, r0 + n, t);
             } else {
                 attention_all(ctx, nullptr, q, k, v, seqs_, shape, scratch_.data(),
                               scratch_per_thread_);
             }
         });
-        barrier(team);
-        // From here to the next layer's attention each thread reads and writes only its rows.
+        // From here to the next layer's barrier each thread reads and writes only its rows.
         errors.run([&] {
             // x = LayerNorm(ctx Wᵀ + b + x): bias and residual in the GEMM, then LayerNorm.
             run_linear(mm, pl.attn_out, x + r0 * H, t_mid, ctx + r0 * H, n);
@@ -330,6 +343,10 @@ void Session::forward(const Batch& batch, float* logits) {
     const int scratch_slices = std::max(team, attention_threads(seqs_, shape_));
     reserve(rows_, Bp, scratch_slices * scratch_per_thread_);
     while (ctxs_.size() < size_t(team)) ctxs_.push_back(std::make_unique<kernels::MatmulContext>());
+    if (team > 1 && rows_ > cap_qkv_odd_) {
+        qkv_odd_.reserve(rows_ * 3 * H);
+        cap_qkv_odd_ = rows_;
+    }
     TeamErrors errors;
     if (team > 1) {
 #pragma omp parallel num_threads(team)

@@ -54,16 +54,23 @@ class Session {
     // The embeddings and every encoder layer for thread `t` of a team of `team` (1: the whole
     // batch on this thread, oneDNN and the row-wise kernels forking their own threads).
     struct TeamErrors;
+    // Attention of the query rows [row_begin, row_end) (all heads, every sequence they meet)
+    // into ctx, with thread t's scratch slice.
+    void attention_rows(float* ctx, const float* q, const float* k, const float* v,
+                        const kernels::AttentionShape& shape, int64_t row_begin, int64_t row_end,
+                        int t);
     void encoder(const Batch& batch, int t, int team, TeamErrors& errors);
     std::shared_ptr<const BertModel> model_;
     std::shared_ptr<const PackedBert> packed_;
     std::vector<std::unique_ptr<kernels::MatmulContext>> ctxs_;  // one per thread of a team
     // Row capacities: Nc >= matmul_padded_rows of the tokens and of each thread's last rows
     // (RowSplit in session.cc), Bp = matmul_padded_rows of the sequences.
-    int64_t cap_rows_ = 0, cap_seq_rows_ = 0, cap_scratch_ = 0;
+    int64_t cap_rows_ = 0, cap_seq_rows_ = 0, cap_scratch_ = 0, cap_qkv_odd_ = 0;
     int64_t rows_ = 0;  // Nc of the current batch: the stride of the q, k, v blocks
     Buffer x_;          // [Nc, H] residual stream
     Buffer qkv_;        // [Nc, 3H] fused Q|K|V rows, or q, k, v as three [Nc, H] blocks
+    Buffer qkv_odd_;    // [Nc, 3H] the same for odd layers in a parallel region (a thread may
+                        // compute layer l + 1's Q/K/V while another still reads layer l's)
     Buffer ctx_buf_;    // [Nc, H] attention output
     Buffer inter_;      // [Nc, I]
     Buffer t_;          // [Nc, max middle] factored layers' x·Aᵀ
