@@ -333,8 +333,8 @@ void Session::forward(const Batch& batch, float* logits) {
     const int64_t num_seqs = int64_t(seqs_.size());
     scratch_per_thread_ = kernels::attention_scratch_size(seqs_.data(), num_seqs);
     shape_ = kernels::AttentionShape{c.num_attention_heads, c.head_dim(), H, H, H, H};
-    // One parallel region for the whole encoder when every thread gets enough rows: two
-    // barriers per layer (around attention) instead of a fork-join per GEMM and row-wise kernel
+    // One parallel region for the whole encoder when every thread gets enough rows: one
+    // barrier per layer (before attention) instead of a fork-join per GEMM and row-wise kernel
     // (~10 per layer: a quarter of a factored model's time on 2 threads went to them).
     const bool region = packed_->one_region() && !omp_in_parallel();
     const int threads = region ? num_threads() : 1;
