@@ -85,26 +85,31 @@ Session* session_of(int64_t id, std::string* name) {
     return sessions.emplace(id, std::make_unique<Session>(model)).first->second.get();
 }
 
-void BM_BertForward(benchmark::State& st) {
-    const int64_t id = st.range(0), seq = st.range(1), batch = st.range(2);
-    const int threads = int(st.range(3));
-    std::string name;
-    Session* session = session_of(id, &name);
-    if (!session) {
-        st.SkipWithError("bert-mini-sst2 not found under FWSVD_SHARED_DIR / ../shared");
-        return;
-    }
-    st.SetLabel(name);
+// Times session.forward on a random batch after two warm-up calls (workspace, primitives).
+void time_forwards(benchmark::State& st, Session& session, int64_t seq, int64_t batch,
+                   int threads) {
     set_threads(threads);
-    const Batch b = random_batch(session->model().config(), seq, batch);
-    std::vector<float> logits(size_t(batch * session->model().config().num_labels()));
-    for (int i = 0; i < 2; ++i) session->forward(b, logits.data());  // workspace, primitives
-    FlopTimer timer(st, forward_flops(session->model(), b), threads);
+    const Batch b = random_batch(session.model().config(), seq, batch);
+    std::vector<float> logits(size_t(batch * session.model().config().num_labels()));
+    for (int i = 0; i < 2; ++i) session.forward(b, logits.data());
+    FlopTimer timer(st, forward_flops(session.model(), b), threads);
     for (auto _ : st) {
         timer.start();
-        session->forward(b, logits.data());
+        session.forward(b, logits.data());
         timer.stop();
     }
+}
+
+void skip_missing_mini(benchmark::State& st) {
+    st.SkipWithError("bert-mini-sst2 not found under FWSVD_SHARED_DIR / ../shared");
+}
+
+void BM_BertForward(benchmark::State& st) {
+    std::string name;
+    Session* session = session_of(st.range(0), &name);
+    if (!session) return skip_missing_mini(st);
+    st.SetLabel(name);
+    time_forwards(st, *session, st.range(1), st.range(2), int(st.range(3)));
 }
 BENCHMARK(BM_BertForward)
     ->ArgNames({"model", "seq", "batch", "threads"})
@@ -112,37 +117,33 @@ BENCHMARK(BM_BertForward)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
-// GELU as oneDNN's eltwise_gelu_erf post-op of the intermediate GEMM against fwsvd's inference
-// GELU (kernels::gelu_inference_forward, the default) run over the intermediate output after it.
-void BM_BertGelu(benchmark::State& st) {
-    const int64_t id = st.range(0), seq = st.range(2), batch = st.range(3);
-    const bool fused = st.range(1) != 0;
-    const int threads = int(st.range(4));
-    static std::map<std::pair<int64_t, bool>, std::unique_ptr<Session>> sessions;
-    std::string name;
-    Session* shared = session_of(id, &name);
-    if (!shared) {
-        st.SkipWithError("bert-mini-sst2 not found under FWSVD_SHARED_DIR / ../shared");
-        return;
-    }
-    auto& session = sessions[{id, fused}];
+// Model `id`'s weights packed with `options` (variant `on` or off of one option), one Session
+// per (id, on) kept for the run; null when the model is missing.
+using VariantSessions = std::map<std::pair<int64_t, bool>, std::unique_ptr<Session>>;
+Session* variant_session(VariantSessions& sessions, int64_t id, bool on,
+                         const PackedBertOptions& options, std::string* name) {
+    Session* shared = session_of(id, name);
+    if (!shared) return nullptr;
+    auto& session = sessions[{id, on}];
     if (!session) {
-        PackedBertOptions options;
-        options.fuse_gelu = fused;
         session =
             std::make_unique<Session>(PackedBert::build(shared->packed().shared_model(), options));
     }
+    return session.get();
+}
+
+// GELU as oneDNN's eltwise_gelu_erf post-op of the intermediate GEMM against fwsvd's inference
+// GELU (kernels::gelu_inference_forward) run over the intermediate output after it.
+void BM_BertGelu(benchmark::State& st) {
+    static VariantSessions sessions;
+    const bool fused = st.range(1) != 0;
+    PackedBertOptions options;
+    options.fuse_gelu = fused;
+    std::string name;
+    Session* session = variant_session(sessions, st.range(0), fused, options, &name);
+    if (!session) return skip_missing_mini(st);
     st.SetLabel(name + (fused ? ", GELU post-op" : ", inference GELU kernel"));
-    set_threads(threads);
-    const Batch b = random_batch(session->model().config(), seq, batch);
-    std::vector<float> logits(size_t(batch * session->model().config().num_labels()));
-    for (int i = 0; i < 2; ++i) session->forward(b, logits.data());
-    FlopTimer timer(st, forward_flops(session->model(), b), threads);
-    for (auto _ : st) {
-        timer.start();
-        session->forward(b, logits.data());
-        timer.stop();
-    }
+    time_forwards(st, *session, st.range(2), st.range(3), int(st.range(4)));
 }
 BENCHMARK(BM_BertGelu)
     ->ArgNames({"model", "fused", "seq", "batch", "threads"})
@@ -154,34 +155,15 @@ BENCHMARK(BM_BertGelu)
 // region_max_layer_bytes unlimited) against oneDNN's own split of every GEMM (0), for the models
 // of BM_BertForward: where each wins decides the default threshold.
 void BM_BertRegion(benchmark::State& st) {
-    const int64_t id = st.range(0), seq = st.range(2), batch = st.range(3);
+    static VariantSessions sessions;
     const bool region = st.range(1) != 0;
-    const int threads = int(st.range(4));
-    static std::map<std::pair<int64_t, bool>, std::unique_ptr<Session>> sessions;
+    PackedBertOptions options;
+    options.region_max_layer_bytes = region ? SIZE_MAX : 0;
     std::string name;
-    Session* shared = session_of(id, &name);
-    if (!shared) {
-        st.SkipWithError("bert-mini-sst2 not found under FWSVD_SHARED_DIR / ../shared");
-        return;
-    }
-    auto& session = sessions[{id, region}];
-    if (!session) {
-        PackedBertOptions options;
-        options.region_max_layer_bytes = region ? SIZE_MAX : 0;
-        session =
-            std::make_unique<Session>(PackedBert::build(shared->packed().shared_model(), options));
-    }
+    Session* session = variant_session(sessions, st.range(0), region, options, &name);
+    if (!session) return skip_missing_mini(st);
     st.SetLabel(name + (region ? ", one region" : ", oneDNN's split"));
-    set_threads(threads);
-    const Batch b = random_batch(session->model().config(), seq, batch);
-    std::vector<float> logits(size_t(batch * session->model().config().num_labels()));
-    for (int i = 0; i < 2; ++i) session->forward(b, logits.data());
-    FlopTimer timer(st, forward_flops(session->model(), b), threads);
-    for (auto _ : st) {
-        timer.start();
-        session->forward(b, logits.data());
-        timer.stop();
-    }
+    time_forwards(st, *session, st.range(2), st.range(3), int(st.range(4)));
 }
 BENCHMARK(BM_BertRegion)
     ->ArgNames({"model", "region", "seq", "batch", "threads"})

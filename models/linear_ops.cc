@@ -56,28 +56,9 @@ int attention_threads(const std::vector<kernels::SeqSpan>& seqs,
     return int(std::min<int64_t>(omp_get_max_threads(), items));
 }
 
-void attention_all(float* out, float* probs, const float* q, const float* k, const float* v,
-                   const std::vector<kernels::SeqSpan>& seqs, const kernels::AttentionShape& shape,
-                   float* scratch, int64_t scratch_per_thread) {
-    const int64_t items = int64_t(seqs.size()) * shape.num_heads;
-    const int threads = attention_threads(seqs, shape);
-    if (threads <= 1) {
-        kernels::attention_forward(out, probs, q, k, v, seqs.data(), shape, 0, items, scratch);
-        return;
-    }
-#pragma omp parallel num_threads(threads)
-    {
-        // The team may be smaller than asked (thread limits): split over the team we got.
-        const int t = omp_get_thread_num();
-        int64_t begin = 0, end = 0;
-        attention_items_of(seqs, shape, t, omp_get_num_threads(), &begin, &end);
-        if (begin < end) {
-            kernels::attention_forward(out, probs, q, k, v, seqs.data(), shape, begin, end,
-                                       scratch + t * scratch_per_thread);
-        }
-    }
-}
-
+namespace {
+// The items [*begin, *end) thread t of a team of `team` takes: contiguous, balanced by their cost
+// len · (keys + head_dim) (sequences of a batch differ in length).
 void attention_items_of(const std::vector<kernels::SeqSpan>& seqs,
                         const kernels::AttentionShape& shape, int t, int team, int64_t* begin,
                         int64_t* end) {
@@ -102,6 +83,29 @@ void attention_items_of(const std::vector<kernels::SeqSpan>& seqs,
         acc += cost(i);
     }
     if (*begin > *end) *begin = *end;
+}
+}  // namespace
+
+void attention_all(float* out, float* probs, const float* q, const float* k, const float* v,
+                   const std::vector<kernels::SeqSpan>& seqs, const kernels::AttentionShape& shape,
+                   float* scratch, int64_t scratch_per_thread) {
+    const int64_t items = int64_t(seqs.size()) * shape.num_heads;
+    const int threads = attention_threads(seqs, shape);
+    if (threads <= 1) {
+        kernels::attention_forward(out, probs, q, k, v, seqs.data(), shape, 0, items, scratch);
+        return;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+        // The team may be smaller than asked (thread limits): split over the team we got.
+        const int t = omp_get_thread_num();
+        int64_t begin = 0, end = 0;
+        attention_items_of(seqs, shape, t, omp_get_num_threads(), &begin, &end);
+        if (begin < end) {
+            kernels::attention_forward(out, probs, q, k, v, seqs.data(), shape, begin, end,
+                                       scratch + t * scratch_per_thread);
+        }
+    }
 }
 
 void attention_all_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,

@@ -25,11 +25,6 @@ void attention_all(float* out, float* probs, const float* q, const float* k, con
 void attention_all(float* out, float* probs, const float* q, const float* k, const float* v,
                    const std::vector<kernels::SeqSpan>& seqs, const kernels::AttentionShape& shape,
                    float* scratch, int64_t scratch_per_thread);
-// The items [*begin, *end) thread t of a team of `team` takes: contiguous, balanced by their cost
-// len · (keys + head_dim) (sequences of a batch differ in length).
-void attention_items_of(const std::vector<kernels::SeqSpan>& seqs,
-                        const kernels::AttentionShape& shape, int t, int team, int64_t* begin,
-                        int64_t* end);
 // Threads attention_all with a scratch argument uses (at most num_threads()).
 int attention_threads(const std::vector<kernels::SeqSpan>& seqs,
                       const kernels::AttentionShape& shape);

@@ -186,8 +186,6 @@ struct Session::TeamErrors {
     }
 };
 
-namespace {}  // namespace
-
 void Session::attention_rows(float* ctx, const float* q, const float* k, const float* v,
                              const kernels::AttentionShape& shape, int64_t row_begin,
                              int64_t row_end, int t) {
