@@ -92,6 +92,40 @@ BENCHMARK(BM_LinearPacked)
     ->ArgsProduct({{128}, {3072}, {768}, {0, 32, 64, 128, 256}, {1, 2}})
     ->UseManualTime();
 
+// One packed GEMM out[m, n] = x[m, k] Wᵀ + b on one thread: the shapes a thread runs on its
+// 64-row block of a seq-128 batch on 2 threads in a rank-64 BERT-base (fused Q/K/V first
+// factors k 768 -> 192, second factors 64 -> 768 / 3072, FFN first factors 768 / 3072 -> 64).
+void BM_PackedGemm(benchmark::State& st) {
+    const int64_t m = st.range(0), kk = st.range(1), n = st.range(2);
+    set_threads(1);
+    const int64_t rows = k::matmul_padded_rows(m);
+    const auto x = normal(size_t(rows * kk), 1.0f, 1), w = normal(size_t(n * kk), 0.02f, 3),
+               bias = normal(size_t(n), 0.02f, 2);
+    std::vector<float> out(size_t(rows * n));
+    k::MatmulContext ctx;
+    // copies > 1: cycle through that many packed copies of W so that each call reads its
+    // weights from beyond L2 (as the forward does: a layer's weights exceed L2).
+    std::vector<std::unique_ptr<k::PackedMatmul>> packed;
+    for (int64_t c = 0; c < st.range(3); ++c)
+        packed.push_back(std::make_unique<k::PackedMatmul>(w.data(), bias.data(), n, kk,
+                                                           k::MatmulEpilogue::none));
+    for (auto& p : packed) p->run(ctx, out.data(), x.data(), m);
+    FlopTimer timer(st, 2.0 * double(m * kk * n), 1);
+    size_t i = 0;
+    for (auto _ : st) {
+        const auto& p = *packed[i++ % packed.size()];
+        timer.start();
+        p.run(ctx, out.data(), x.data(), m);
+        timer.stop();
+    }
+}
+BENCHMARK(BM_PackedGemm)
+    ->ArgNames({"m", "k", "n", "copies"})
+    ->ArgsProduct({{64, 128}, {768}, {192, 64}, {1, 64}})
+    ->ArgsProduct({{64, 128}, {64}, {768, 3072}, {1, 64}})
+    ->ArgsProduct({{64, 128}, {3072}, {64}, {1, 4, 8, 16, 64}})
+    ->UseManualTime();
+
 // The same dense layer through dnnl_sgemm on the unpacked [out, in] weights (kernels::linear).
 void BM_LinearSgemm(benchmark::State& st) {
     const int64_t m = st.range(0), kk = st.range(1), n = st.range(2);
@@ -235,18 +269,21 @@ BENCHMARK(BM_Softmax)
     ->ArgsProduct({{12 * 128}, {128}, {0, 1, 2}});
 
 // One sequence of `seq` tokens, 12 heads of 64, Q/K/V interleaved as the fused QKV GEMM writes
-// them; one thread; ref = the gemm path (dnnl_sgemm per item + softmax).
+// them; one thread; inference (no probabilities saved); ref = the gemm path (dnnl_sgemm per
+// item + softmax). queries < seq: the first `queries` rows against all seq keys, as one of the
+// threads of a parallel forward runs its own rows (Session::attention_rows).
 void BM_Attention(benchmark::State& st) {
     const int64_t seq = st.range(0), heads = 12, d = 64, h = heads * d;
+    const int64_t queries = st.range(2) > 0 ? st.range(2) : seq;
     IsaScope isa(st.range(1));
     st.SetLabel(st.range(1) == 0 ? "gemm" : isa_label(st.range(1)));
     set_threads(1);
     const auto qkv = normal(size_t(seq * 3 * h), 1.0f, 1);
     std::vector<float> out(size_t(seq * h));
-    k::SeqSpan span{0, seq, seq, 0};
+    const k::SeqSpan span{0, queries, seq, 0};
     const k::AttentionShape shape{heads, d, 3 * h, 3 * h, 3 * h, h};
     std::vector<float> scratch(size_t(k::attention_scratch_size(&span, 1)));
-    FlopTimer timer(st, 4.0 * double(seq * seq * d * heads), 1);
+    FlopTimer timer(st, 4.0 * double(queries * seq * d * heads), 1);
     for (auto _ : st) {
         timer.start();
         k::attention_forward(out.data(), nullptr, qkv.data(), qkv.data() + h, qkv.data() + 2 * h,
@@ -255,8 +292,9 @@ void BM_Attention(benchmark::State& st) {
     }
 }
 BENCHMARK(BM_Attention)
-    ->ArgNames({"seq", "isa"})
-    ->ArgsProduct({{32, 128, 512}, {0, 1, 2}})
+    ->ArgNames({"seq", "isa", "queries"})
+    ->ArgsProduct({{32, 128, 512}, {0, 1, 2}, {0}})
+    ->ArgsProduct({{128}, {1, 2}, {64}})
     ->UseManualTime();
 
 void BM_FmaPeak(benchmark::State& st) {

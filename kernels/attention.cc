@@ -25,9 +25,12 @@ int64_t attention_assign_probs_offsets(SeqSpan* seqs, int64_t num_seqs, int64_t 
 }
 
 int64_t attention_scratch_size(const SeqSpan* seqs, int64_t num_seqs) {
-    int64_t most = 0;
-    for (int64_t s = 0; s < num_seqs; ++s) most = std::max(most, seqs[s].len * seqs[s].keys);
-    return 2 * most;
+    int64_t most = 0, keys = 0;
+    for (int64_t s = 0; s < num_seqs; ++s) {
+        most = std::max(most, seqs[s].len * seqs[s].keys);
+        keys = std::max(keys, seqs[s].keys);
+    }
+    return std::max(2 * most, keys * kAttentionSimdMaxQueryTile);
 }
 
 namespace {

@@ -30,7 +30,8 @@ struct AttentionShape {
 // Fills seqs[i].probs_offset for num_seqs sequences and returns the total number of floats that
 // saved probabilities need (Σ num_heads * len * keys).
 int64_t attention_assign_probs_offsets(SeqSpan* seqs, int64_t num_seqs, int64_t num_heads);
-// Floats of scratch one call needs: 2 * max(len * keys) over the sequences it processes.
+// Floats of scratch one call needs: max(2 * max(len * keys), 64 * max(keys)) over the sequences
+// it processes.
 int64_t attention_scratch_size(const SeqSpan* seqs, int64_t num_seqs);
 
 // Work items are i = seq * num_heads + head, processed for i in [item_begin, item_end); items are

@@ -13,6 +13,9 @@ namespace fwsvd::kernels {
 // Largest head_dim the fused attention variants take (their Kᵀ / Vᵀ tile lives on the stack);
 // beyond it attention_forward / attention_backward use the gemm path.
 constexpr int64_t kAttentionSimdMaxHeadDim = 128;
+// Widest chunk of queries the fused inference attention takes at once (its key tile width at
+// the widest ISA): its scores [keys, chunk] live in the scratch (attention_scratch_size).
+constexpr int64_t kAttentionSimdMaxQueryTile = 64;
 
 #define FWSVD_DECLARE_ISA_VARIANTS(isa)                                                            \
     void add_forward_##isa(float* out, const float* a, const float* b, int64_t n);                 \

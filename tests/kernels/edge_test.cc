@@ -142,8 +142,12 @@ TEST(KernelEdge, AttentionHelpers) {
     EXPECT_EQ(seqs[0].probs_offset, 0);
     EXPECT_EQ(seqs[1].probs_offset, 2 * 15);
     EXPECT_EQ(seqs[2].probs_offset, 2 * 15 + 2 * 4);
-    EXPECT_EQ(k::attention_scratch_size(seqs.data(), 3), 2 * 15);
-    EXPECT_EQ(k::attention_scratch_size(seqs.data() + 1, 2), 2 * 4);
+    // max(2 · max(len · keys) (the training forward's scores and the backward's), 64 · max(keys)
+    // (the inference forward's [keys, 64] scores of a query chunk)).
+    EXPECT_EQ(k::attention_scratch_size(seqs.data(), 3), 64 * 3);
+    EXPECT_EQ(k::attention_scratch_size(seqs.data() + 1, 2), 64 * 2);
+    const k::SeqSpan long_seq{0, 100, 90, -1};
+    EXPECT_EQ(k::attention_scratch_size(&long_seq, 1), 2 * 100 * 90);
 }
 
 TEST(KernelEdge, AttentionWithOneKeyCopiesItsValue) {
