@@ -130,6 +130,24 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
     attention_forward_gemm(out, probs, q, k, v, seqs, shape, item_begin, item_end, scratch);
 }
 
+void attention_inference_item(float* out, const float* q, const float* k, const float* v,
+                              const SeqSpan* seqs, const AttentionShape& shape, int64_t item,
+                              int64_t next, float* scratch) {
+    if (shape.head_dim <= kAttentionSimdMaxHeadDim) {
+        switch (active_isa()) {
+            case Isa::avx512:
+                return attention_inference_item_avx512(out, q, k, v, seqs, shape, item, next,
+                                                       scratch);
+            case Isa::avx2:
+                return attention_inference_item_avx2(out, q, k, v, seqs, shape, item, next,
+                                                     scratch);
+            case Isa::ref:
+                break;
+        }
+    }
+    attention_forward_gemm(out, nullptr, q, k, v, seqs, shape, item, item + 1, scratch);
+}
+
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
                         const float* k, const float* v, const float* probs, const SeqSpan* seqs,
                         const AttentionShape& shape, int64_t item_begin, int64_t item_end,

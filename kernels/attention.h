@@ -41,6 +41,12 @@ int64_t attention_scratch_size(const SeqSpan* seqs, int64_t num_seqs);
 void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v,
                        const SeqSpan* seqs, const AttentionShape& shape, int64_t item_begin,
                        int64_t item_end, float* scratch);
+// Inference (no probabilities saved): item `item` as attention_forward computes it, while item
+// `next` of the same seqs (< 0: none) is prefetched into L2 — for callers that hand out items
+// one at a time and will probably run `next` after this one.
+void attention_inference_item(float* out, const float* q, const float* k, const float* v,
+                              const SeqSpan* seqs, const AttentionShape& shape, int64_t item,
+                              int64_t next, float* scratch);
 // Accumulates (+=) dq, dk, dv (strides ld_q, ld_k, ld_v) from dout (stride ld_out) and the
 // probabilities saved by attention_forward. Rows of dk/dv at positions >= keys are untouched.
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,

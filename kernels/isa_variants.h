@@ -43,6 +43,9 @@ constexpr int64_t kAttentionSimdMaxQueryTile = 64;
     void attention_forward_##isa(float* out, float* probs, const float* q, const float* k,         \
                                  const float* v, const SeqSpan* seqs, const AttentionShape& shape, \
                                  int64_t item_begin, int64_t item_end, float* scratch);            \
+    void attention_inference_item_##isa(                                                           \
+        float* out, const float* q, const float* k, const float* v, const SeqSpan* seqs,           \
+        const AttentionShape& shape, int64_t item, int64_t next, float* scratch);                  \
     void attention_backward_##isa(                                                                 \
         float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,        \
         const float* v, const float* probs, const SeqSpan* seqs, const AttentionShape& shape,      \

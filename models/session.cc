@@ -186,19 +186,84 @@ struct Session::TeamErrors {
     }
 };
 
-void Session::attention_rows(float* ctx, const float* q, const float* k, const float* v,
-                             const kernels::AttentionShape& shape, int64_t row_begin,
-                             int64_t row_end, int t) {
+namespace {
+
+// The attention work of one thread's block of query rows [begin, end): the sequences it meets,
+// one part each (the block's rows of that sequence), times the heads. Unit i is part i / heads
+// (the first_seq + (i / heads)-th sequence), head i % heads.
+struct BlockUnits {
+    size_t first_seq = 0;
+    int64_t parts = 0;
+    int64_t begin = 0, end = 0;
+};
+
+BlockUnits block_units(const std::vector<kernels::SeqSpan>& seqs, const RowSplit& r) {
+    BlockUnits u;
+    u.begin = r.begin;
+    u.end = r.end;
+    const auto first = std::partition_point(
+        seqs.begin(), seqs.end(),
+        [&](const kernels::SeqSpan& s) { return s.offset + s.len <= r.begin; });
+    const auto last = std::partition_point(
+        first, seqs.end(), [&](const kernels::SeqSpan& s) { return s.offset < r.end; });
+    u.first_seq = size_t(first - seqs.begin());
+    u.parts = r.end > r.begin ? int64_t(last - first) : 0;
+    return u;
+}
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+}  // namespace
+
+void Session::attention_shared(float* ctx, const float* q, const float* k, const float* v,
+                               const kernels::AttentionShape& shape, int64_t N, int64_t layer,
+                               int t, int team, const TeamErrors& errors) {
+    const int64_t heads = shape.num_heads;
     float* scratch = scratch_.data() + t * scratch_per_thread_;
-    for (const kernels::SeqSpan& s : seqs_) {
-        const int64_t a = std::max(row_begin, s.offset), b = std::min(row_end, s.offset + s.len);
-        if (a >= b) continue;
-        // Queries [a, b) of the sequence against all its keys: q and ctx shifted to row a, the
-        // span keeping the sequence's offset for k and v (len < keys is fine for the forward).
-        const kernels::SeqSpan part{s.offset, b - a, s.keys, 0};
-        kernels::attention_forward(ctx + (a - s.offset) * shape.ld_out, nullptr,
-                                   q + (a - s.offset) * shape.ld_q, k, v, &part, shape, 0,
-                                   shape.num_heads, scratch);
+    // Claims of thread u's units in layer l are numbered [l · U_u, (l + 1) · U_u) (the counters
+    // run on over the layers of a forward), so that no reset is needed between layers.
+    auto claim = [&](int u, int64_t units) -> int64_t {
+        std::atomic<int64_t>& c = attn_counters_[size_t(u) * kCounterStride];
+        const int64_t limit = (layer + 1) * units;
+        int64_t i = c.load(std::memory_order_relaxed);
+        while (i < limit) {
+            if (c.compare_exchange_weak(i, i + 1, std::memory_order_relaxed))
+                return i - layer * units;
+        }
+        return -1;
+    };
+    for (int step = 0; step < team; ++step) {
+        // Own units first, then whatever the other threads have not claimed yet: a core that is
+        // ahead takes over part of a slower one's attention instead of waiting for it at the next
+        // barrier (the two vCPUs of the development machine differ by 10-15% at times).
+        const int u = (t + step) % team;
+        const BlockUnits bu = block_units(seqs_, row_split(N, u, team));
+        const int64_t units = bu.parts * heads;
+        for (int64_t unit; (unit = claim(u, units)) >= 0;) {
+            const kernels::SeqSpan& s = seqs_[bu.first_seq + size_t(unit / heads)];
+            const int64_t h = unit % heads;
+            const int64_t a = std::max(bu.begin, s.offset), b = std::min(bu.end, s.offset + s.len);
+            // Queries [a, b) of the sequence against all its keys: q and ctx shifted to row a, the
+            // span keeping the sequence's offset for k and v (len < keys is fine for inference).
+            const kernels::SeqSpan part{s.offset, b - a, s.keys, 0};
+            kernels::attention_inference_item(ctx + (a - s.offset) * shape.ld_out,
+                                              q + (a - s.offset) * shape.ld_q, k, v, &part, shape,
+                                              h, h + 1 < heads ? h + 1 : -1, scratch);
+            attn_counters_[size_t(u) * kCounterStride + kCounterDone].fetch_add(
+                1, std::memory_order_release);
+        }
+    }
+    // This thread's rows of ctx are complete once all its units are, whoever ran them.
+    const BlockUnits own = block_units(seqs_, row_split(N, t, team));
+    const int64_t target = (layer + 1) * own.parts * heads;
+    const std::atomic<int64_t>& done = attn_counters_[size_t(t) * kCounterStride + kCounterDone];
+    while (done.load(std::memory_order_acquire) < target) {
+        if (errors.failed.load(std::memory_order_relaxed)) return;
+        cpu_relax();
     }
 }
 
@@ -291,7 +356,7 @@ void Session::encoder(const Batch& batch, int t, int team, TeamErrors& errors) {
         barrier(team);
         errors.run([&] {
             if (team > 1) {
-                attention_rows(ctx, q, k, v, shape, r0, r0 + n, t);
+                attention_shared(ctx, q, k, v, shape, N, int64_t(l), t, team, errors);
             } else {
                 attention_all(ctx, nullptr, q, k, v, seqs_, shape, scratch_.data(),
                               scratch_per_thread_);
@@ -344,6 +409,13 @@ void Session::forward(const Batch& batch, float* logits) {
     if (team > 1 && rows_ > cap_qkv_odd_) {
         qkv_odd_.reserve(rows_ * 3 * H);
         cap_qkv_odd_ = rows_;
+    }
+    if (team > 1) {
+        if (size_t(team) * kCounterStride > attn_counters_size_) {
+            attn_counters_size_ = size_t(team) * kCounterStride;
+            attn_counters_ = std::make_unique<std::atomic<int64_t>[]>(attn_counters_size_);
+        }
+        for (size_t i = 0; i < attn_counters_size_; ++i) attn_counters_[i] = 0;
     }
     TeamErrors errors;
     if (team > 1) {

@@ -2,6 +2,7 @@
 // (models/packed_bert.h, built once per model and shared by all its Sessions). A Session is not
 // thread-safe; create one per thread.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -54,11 +55,12 @@ class Session {
     // The embeddings and every encoder layer for thread `t` of a team of `team` (1: the whole
     // batch on this thread, oneDNN and the row-wise kernels forking their own threads).
     struct TeamErrors;
-    // Attention of the query rows [row_begin, row_end) (all heads, every sequence they meet)
-    // into ctx, with thread t's scratch slice.
-    void attention_rows(float* ctx, const float* q, const float* k, const float* v,
-                        const kernels::AttentionShape& shape, int64_t row_begin, int64_t row_end,
-                        int t);
+    // Layer `layer`'s attention in a team: thread t runs the (sequence part, head) units of its
+    // own query rows, then claims the other threads' remaining units, then waits until all units
+    // of its rows are done (by whichever thread), so that its rows of ctx are complete.
+    void attention_shared(float* ctx, const float* q, const float* k, const float* v,
+                          const kernels::AttentionShape& shape, int64_t N, int64_t layer, int t,
+                          int team, const TeamErrors& errors);
     void encoder(const Batch& batch, int t, int team, TeamErrors& errors);
     std::shared_ptr<const BertModel> model_;
     std::shared_ptr<const PackedBert> packed_;
@@ -79,6 +81,11 @@ class Session {
     Buffer pooled_;     // [Bp, H]
     Buffer out_;        // [Bp, C]
     Buffer scratch_;    // attention, one slice per thread
+    // attention_shared's counters: thread u's claimed units at u · kCounterStride, its done
+    // units kCounterDone further (another cache line); zeroed at each forward.
+    static constexpr size_t kCounterStride = 16, kCounterDone = 8;
+    std::unique_ptr<std::atomic<int64_t>[]> attn_counters_;
+    size_t attn_counters_size_ = 0;
     int64_t scratch_per_thread_ = 0;
     kernels::AttentionShape shape_{};
     std::vector<kernels::SeqSpan> seqs_;

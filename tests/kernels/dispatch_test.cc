@@ -504,6 +504,14 @@ TEST(KernelDispatch, AttentionLongSequences) {
             k::attention_forward(out_inf.data(), nullptr, q, kp, v, s.seqs.data(), s.shape, 0,
                                  items, scratch.data());
             EXPECT_LE(rel_diff(out_inf, out), kRound) << "attention_forward inference";
+            // One item at a time, prefetching another (or none): the same output.
+            std::vector<float> out_items(out.size(), 7.0f);
+            for (int64_t item = items - 1; item >= 0; --item) {
+                const int64_t next = item % 3 == 0 ? -1 : (item + 1) % items;
+                k::attention_inference_item(out_items.data(), q, kp, v, s.seqs.data(), s.shape,
+                                            item, next, scratch.data());
+            }
+            EXPECT_LE(rel_diff(out_items, out_inf), 0.0) << "attention_inference_item";
 
             std::vector<float> dqkv = rng.vec<float>(s.qkv.size());
             std::vector<float> dqkv_ref = dqkv;
