@@ -236,6 +236,7 @@ void Session::attention_shared(float* ctx, const float* q, const float* k, const
         }
         return -1;
     };
+    int64_t own_units = 0;
     for (int step = 0; step < team; ++step) {
         // Own units first, then whatever the other threads have not claimed yet: a core that is
         // ahead takes over part of a slower one's attention instead of waiting for it at the next
@@ -243,6 +244,7 @@ void Session::attention_shared(float* ctx, const float* q, const float* k, const
         const int u = (t + step) % team;
         const BlockUnits bu = block_units(seqs_, row_split(N, u, team));
         const int64_t units = bu.parts * heads;
+        if (step == 0) own_units = units;
         for (int64_t unit; (unit = claim(u, units)) >= 0;) {
             const kernels::SeqSpan& s = seqs_[bu.first_seq + size_t(unit / heads)];
             const int64_t h = unit % heads;
@@ -258,8 +260,7 @@ void Session::attention_shared(float* ctx, const float* q, const float* k, const
         }
     }
     // This thread's rows of ctx are complete once all its units are, whoever ran them.
-    const BlockUnits own = block_units(seqs_, row_split(N, t, team));
-    const int64_t target = (layer + 1) * own.parts * heads;
+    const int64_t target = (layer + 1) * own_units;
     const std::atomic<int64_t>& done = attn_counters_[size_t(t) * kCounterStride + kCounterDone];
     while (done.load(std::memory_order_acquire) < target) {
         if (errors.failed.load(std::memory_order_relaxed)) return;
