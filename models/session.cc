@@ -108,6 +108,7 @@ void Session::reserve(int64_t rows, int64_t seq_rows, int64_t attention_scratch)
     }
     if (seq_rows > cap_seq_rows_) {
         cls_.reserve(seq_rows * H);
+        cls_ctx_.reserve(seq_rows * H);
         pooled_.reserve(seq_rows * H);
         out_.reserve(seq_rows * std::max<int64_t>(c.num_labels(), 1));
         t_.reserve(seq_rows * middle);
@@ -268,6 +269,71 @@ void Session::attention_shared(float* ctx, const float* q, const float* k, const
     }
 }
 
+Session::QkvBlocks Session::qkv_blocks(size_t layer, int team) {
+    const int64_t H = model_->config().hidden_size, Nc = rows_;
+    QkvBlocks b;
+    // Q, K, V: interleaved rows of one GEMM, or three [Nc, H] blocks.
+    b.q = team > 1 && layer % 2 == 1 ? qkv_odd_.data() : qkv_.data();
+    b.k = b.q + Nc * H;
+    b.v = b.q + 2 * Nc * H;
+    b.shape = shape_;
+    if (packed_->layers()[layer].qkv_form == QkvForm::fused_dense) {
+        b.k = b.q + H;
+        b.v = b.q + 2 * H;
+        b.shape.ld_q = b.shape.ld_k = b.shape.ld_v = 3 * H;
+    }
+    return b;
+}
+
+void Session::cls_last_layer(int team) {
+    const BertConfig& c = model_->config();
+    FWSVD_CHECK(!packed_->layers().empty(), "Session: the model has no encoder layer");
+    const size_t l = packed_->layers().size() - 1;
+    const PackedLayer& pl = packed_->layers()[l];
+    const LayerParams& lp = model_->params().layers[l];
+    const int64_t B = int64_t(seqs_.size()), Bp = kernels::matmul_padded_rows(B);
+    const int64_t H = c.hidden_size, I = c.intermediate_size;
+    const float eps = float(c.layer_norm_eps);
+    kernels::MatmulContext& mm = *ctxs_[0];
+    const QkvBlocks qkv = qkv_blocks(l, team);
+    // Each sequence's first query against all its keys, into its row of ctx.
+    cls_seqs_.resize(seqs_.size());
+    for (size_t b = 0; b < seqs_.size(); ++b) {
+        cls_seqs_[b] = kernels::SeqSpan{seqs_[b].offset, 1, seqs_[b].keys, 0};
+    }
+    float* ctx = ctx_buf_.data();
+    attention_all(ctx, nullptr, qkv.q, qkv.k, qkv.v, cls_seqs_, qkv.shape, scratch_.data(),
+                  scratch_per_thread_);
+    // The [CLS] rows of ctx and of the residual stream, gathered into [Bp, H] blocks; padding
+    // rows zeroed, so that the GEMMs and LayerNorms below see finite rows.
+    float* cls = cls_.data();
+    float* cls_ctx = cls_ctx_.data();
+    const float* x = x_.data();
+    for (int64_t b = 0; b < B; ++b) {
+        const int64_t row = seqs_[size_t(b)].offset;
+        std::memcpy(cls + b * H, x + row * H, size_t(H) * sizeof(float));
+        std::memcpy(cls_ctx + b * H, ctx + row * H, size_t(H) * sizeof(float));
+    }
+    std::memset(cls + B * H, 0, size_t((Bp - B) * H) * sizeof(float));
+    std::memset(cls_ctx + B * H, 0, size_t((Bp - B) * H) * sizeof(float));
+    float* t = t_.data();
+    float* inter = inter_.data();
+    run_linear(mm, pl.attn_out, cls, t, cls_ctx, B);
+    kernels::layernorm_forward(cls, nullptr, nullptr, cls, lp.attn_ln_gamma, lp.attn_ln_beta, Bp, H,
+                               eps);
+    run_linear(mm, pl.inter, inter, t, cls, B);
+    if (!packed_->gelu_fused()) {
+        if (packed_->activation() == kernels::Activation::gelu) {
+            kernels::gelu_inference_forward(inter, inter, Bp * I);
+        } else {
+            kernels::activation_forward(packed_->activation(), inter, inter, Bp * I);
+        }
+    }
+    run_linear(mm, pl.out, cls, t, inter, B);
+    kernels::layernorm_forward(cls, nullptr, nullptr, cls, lp.out_ln_gamma, lp.out_ln_beta, Bp, H,
+                               eps);
+}
+
 void Session::encoder(const Batch& batch, int t, int team, TeamErrors& errors) {
     const BertConfig& c = model_->config();
     const BertParams& p = model_->params();
@@ -302,19 +368,15 @@ void Session::encoder(const Batch& batch, int t, int team, TeamErrors& errors) {
         });
         layernorm(p.emb_ln_gamma, p.emb_ln_beta);
     });
-    for (size_t l = 0; l < packed_->layers().size(); ++l) {
+    const size_t L = packed_->layers().size();
+    for (size_t l = 0; l < L; ++l) {
         const PackedLayer& pl = packed_->layers()[l];
         const LayerParams& lp = p.layers[l];
-        // Q, K, V: interleaved rows of one GEMM, or three [Nc, H] blocks.
-        float* q = team > 1 && l % 2 == 1 ? qkv_odd_.data() : qkv_.data();
-        float* k = q + Nc * H;
-        float* v = q + 2 * Nc * H;
-        kernels::AttentionShape shape = shape_;
-        if (pl.qkv_form == QkvForm::fused_dense) {
-            k = q + H;
-            v = q + 2 * H;
-            shape.ld_q = shape.ld_k = shape.ld_v = 3 * H;
-        }
+        const QkvBlocks qkv = qkv_blocks(l, team);
+        float* q = qkv.q;
+        float* k = qkv.k;
+        float* v = qkv.v;
+        const kernels::AttentionShape& shape = qkv.shape;
         errors.run([&] {
             switch (pl.qkv_form) {
                 case QkvForm::fused_dense:
@@ -350,6 +412,8 @@ void Session::encoder(const Batch& batch, int t, int team, TeamErrors& errors) {
                     break;
             }
         });
+        // The last layer's remaining work concerns only the [CLS] rows (cls_last_layer).
+        if (l + 1 == L) break;
         // Attention reads every row's keys and values: after this barrier, the only one of the
         // layer. In a team, each thread then takes its own query rows (all heads), so that it
         // writes only its rows of ctx; the next layer's Q/K/V go to the other qkv buffer, which
@@ -419,23 +483,22 @@ void Session::forward(const Batch& batch, float* logits) {
         for (size_t i = 0; i < attn_counters_size_; ++i) attn_counters_[i] = 0;
     }
     TeamErrors errors;
+    int team_run = 1;  // the team that ran: qkv_blocks of the last layer depend on it
     if (team > 1) {
 #pragma omp parallel num_threads(team)
         {
             // A smaller team than asked (thread limits) splits the rows among the threads it has.
+            if (omp_get_thread_num() == 0) team_run = omp_get_num_threads();
             encoder(batch, omp_get_thread_num(), omp_get_num_threads(), errors);
         }
     } else {
         encoder(batch, 0, 1, errors);
     }
     if (errors.first) std::rethrow_exception(errors.first);
+    cls_last_layer(team_run);
     kernels::MatmulContext& mm = *ctxs_[0];
-    const float* x = x_.data();
     float* t = t_.data();
-    float* cls = cls_.data();
-    for (int64_t b = 0; b < B; ++b) {
-        std::memcpy(cls + b * H, x + seqs_[size_t(b)].offset * H, size_t(H) * sizeof(float));
-    }
+    const float* cls = cls_.data();
     float* pooled = pooled_.data();
     run_linear(mm, packed_->pooler(), pooled, t, cls, B);
     kernels::activation_forward(kernels::Activation::tanh, pooled, pooled, Bp * H);
@@ -459,13 +522,17 @@ double forward_flops(const BertModel& model, const Batch& batch) {
     };
     const int64_t N = batch.tokens(), B = batch.size();
     double flops = 0;
-    for (const LayerParams& lp : p.layers) {
-        for (const LinearParams* l :
-             {&lp.query, &lp.key, &lp.value, &lp.attn_out, &lp.inter, &lp.out}) {
-            flops += linear(*l, N);
+    for (size_t i = 0; i < p.layers.size(); ++i) {
+        const LayerParams& lp = p.layers[i];
+        // The last layer: Q/K/V on every row, the rest on the B [CLS] rows only.
+        const bool last = i + 1 == p.layers.size();
+        for (const LinearParams* l : {&lp.query, &lp.key, &lp.value}) flops += linear(*l, N);
+        for (const LinearParams* l : {&lp.attn_out, &lp.inter, &lp.out}) {
+            flops += linear(*l, last ? B : N);
         }
         for (const kernels::SeqSpan& s : batch.seqs) {
-            flops += 4.0 * double(s.len) * double(s.keys) * double(c.hidden_size);
+            const double queries = last ? 1.0 : double(s.len);
+            flops += 4.0 * queries * double(s.keys) * double(c.hidden_size);
         }
     }
     if (model.has_pooler()) flops += linear(p.pooler, B);

@@ -61,7 +61,22 @@ class Session {
     void attention_shared(float* ctx, const float* q, const float* k, const float* v,
                           const kernels::AttentionShape& shape, int64_t N, int64_t layer, int t,
                           int team, const TeamErrors& errors);
+    // The embeddings, every encoder layer but the last, and the last layer's Q/K/V, for thread
+    // `t` of a team of `team`.
     void encoder(const Batch& batch, int t, int team, TeamErrors& errors);
+    // The rest of the last layer for the [CLS] rows only, into cls_ (on this thread, oneDNN and
+    // attention forking their own threads): the logits read nothing else of the last layer, so
+    // its attention for the other queries, its output projection, FFN and LayerNorms on the
+    // other rows would be dead work. Keys and values still come from every row.
+    void cls_last_layer(int team);
+    // Layer `layer`'s Q/K/V blocks in qkv_ (or qkv_odd_) and the attention shape reading them.
+    struct QkvBlocks {
+        float* q;
+        float* k;
+        float* v;
+        kernels::AttentionShape shape;
+    };
+    QkvBlocks qkv_blocks(size_t layer, int team);
     std::shared_ptr<const BertModel> model_;
     std::shared_ptr<const PackedBert> packed_;
     std::vector<std::unique_ptr<kernels::MatmulContext>> ctxs_;  // one per thread of a team
@@ -77,7 +92,8 @@ class Session {
     Buffer inter_;      // [Nc, I]
     Buffer t_;          // [Nc, max middle] factored layers' x·Aᵀ
     Buffer t_split_;    // [Nc, max middle] fused Q/K/V factors' middles, one [Nc, r] block each
-    Buffer cls_;        // [Bp, H]
+    Buffer cls_;        // [Bp, H] the [CLS] rows of the residual stream in the last layer
+    Buffer cls_ctx_;    // [Bp, H] their attention output in the last layer
     Buffer pooled_;     // [Bp, H]
     Buffer out_;        // [Bp, C]
     Buffer scratch_;    // attention, one slice per thread
@@ -89,12 +105,15 @@ class Session {
     int64_t scratch_per_thread_ = 0;
     kernels::AttentionShape shape_{};
     std::vector<kernels::SeqSpan> seqs_;
+    std::vector<kernels::SeqSpan> cls_seqs_;  // the last layer's [CLS] queries
 };
 
 // FLOPs (2 per multiply-add) of Session::forward on a batch, counted from the shapes: every
 // linear layer as stored (dense in·out or factored rank·(in + out) per row; pooler and
 // classifier on the B [CLS] rows) and attention's two matmuls (2 · 2 · len · keys · head_dim per
-// sequence and head). Element-wise work (LayerNorm, softmax, GELU) is not counted.
+// sequence and head), the last layer past its Q/K/V for the [CLS] rows only (one query per
+// sequence), as Session::forward runs it. Element-wise work (LayerNorm, softmax, GELU) is not
+// counted.
 double forward_flops(const BertModel& model, const Batch& batch);
 
 // Probabilities (softmax of logits, classification) and the arg-max label of one example.

@@ -201,16 +201,24 @@ Batch long_batch(const BertConfig& c, int count, uint64_t seed) {
 // logits, on teams of 1, 2 and 3 threads, for a batch of 76 rows (blocks of 16), of 1,210 rows
 // (blocks of 64 on 2 threads; a 1024-row GEMM chunk and the rest on 1) and of 12 rows (too few to
 // split: one thread, oneDNN forking its own).
+// The last layer runs past its Q/K/V for the [CLS] rows only, reading Q/K/V from the buffer of
+// its parity in a team: models of 1 and 3 layers cover an even last layer.
 TEST(Session, OneParallelRegionPerForwardMatchesOneThread) {
     const BertConfig c = small_config();
+    BertConfig one_layer = c, three_layers = c;
+    one_layer.num_hidden_layers = 1;
+    three_layers.num_hidden_layers = 3;
     struct Case {
         const char* what;
         std::shared_ptr<const BertModel> model;
     };
-    const Case cases[] = {{"dense", random_model(c, {}, 21)},
-                          {"all factored", random_model(c, varied_ranks(c, false), 22)},
-                          {"mixed", random_model(c, varied_ranks(c, true), 23)},
-                          {"relu", random_model(small_config("relu"), {}, 24)}};
+    const Case cases[] = {
+        {"dense", random_model(c, {}, 21)},
+        {"all factored", random_model(c, varied_ranks(c, false), 22)},
+        {"mixed", random_model(c, varied_ranks(c, true), 23)},
+        {"relu", random_model(small_config("relu"), {}, 24)},
+        {"dense, 1 layer", random_model(one_layer, {}, 25)},
+        {"factored, 3 layers", random_model(three_layers, varied_ranks(three_layers, false), 26)}};
     Batch tiny;
     const int32_t ids[12] = {3, 9, 27, 1, 4, 4, 8, 30, 2, 11, 19, 6};
     tiny.add(ids, nullptr, 12);
@@ -291,7 +299,10 @@ TEST(Session, ForwardFlopsCountsLinearsAndAttention) {
     b.add(ids, nullptr, 5);
     const double H = 64, I = 96, N = 5, L = 2, C = 3;
     const double per_layer = 2 * N * (4 * H * H + 2 * H * I) + 4 * N * N * H;
-    EXPECT_DOUBLE_EQ(forward_flops(*dense, b), L * per_layer + 2 * (H * H + H * C));
+    // The last layer runs Q/K/V on every row, the rest on the one [CLS] row.
+    const double last_layer = 2 * N * 3 * H * H + 2 * (H * H + 2 * H * I) + 4 * N * H;
+    EXPECT_DOUBLE_EQ(forward_flops(*dense, b),
+                     (L - 1) * per_layer + last_layer + 2 * (H * H + H * C));
 }
 
 }  // namespace
