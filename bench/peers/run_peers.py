@@ -24,6 +24,10 @@ Steps:
     Before each round it waits (up to --wait-max seconds) for the 1-minute load average to fall
     below --max-load and prints the load at every measurement. The table gives the medians over
     the rounds of each run's median latency, and the ratios fwsvd/ORT and fwsvd/PyTorch.
+    fwsvd runs the last layer past its Q/K/V for the [CLS] rows only (the logits read nothing
+    else of it); PyTorch and ORT run the model's graph as Hugging Face's BERT does. For the same
+    work on both sides, ORT also runs a second export with that pruning (torch_bert.py
+    --cls-last-layer), timed in the same round: the last two columns.
 
 Peer settings (each the best found on this machine; see RESULTS.md):
   PyTorch 1.13 (Debian): torch.set_num_threads(n), set_num_interop_threads(1),
@@ -151,14 +155,17 @@ class Peers:
         for label, key, d in models:
             onnx = os.path.join(c, "onnx", key + ".onnx")
             src = os.path.join(d, "model.safetensors")
-            if not os.path.exists(onnx) or os.path.getmtime(onnx) < os.path.getmtime(src):
-                os.makedirs(os.path.dirname(onnx), exist_ok=True)
-                print(f"exporting {key} to ONNX ...", flush=True)
-                sh([sys.executable, os.path.join(HERE, "torch_bert.py"), d, "--export-onnx", onnx],
-                   env=self.torch_env(1))
+            onnx_cls = os.path.join(c, "onnx", key + "-cls-last-layer.onnx")
+            for path, extra in ((onnx, []), (onnx_cls, ["--cls-last-layer"])):
+                if not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(src):
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    print(f"exporting {os.path.basename(path)} to ONNX ...", flush=True)
+                    sh([sys.executable, os.path.join(HERE, "torch_bert.py"), d, "--export-onnx",
+                        path] + extra, env=self.torch_env(1))
             with open(os.path.join(d, "config.json")) as f:
                 vocab = json.load(f)["vocab_size"]
-            out.append({"label": label, "key": key, "dir": d, "onnx": onnx, "vocab": vocab})
+            out.append({"label": label, "key": key, "dir": d, "onnx": onnx, "onnx_cls": onnx_cls,
+                        "vocab": vocab})
         return out
 
     # -- agreement
@@ -180,11 +187,15 @@ class Peers:
                         "--input", ids_path, "--threads", "1"], env=self.torch_env(1)))
         oq = logits(sh(["node", os.path.join(HERE, "ort_bench.js"), m["onnx"], "--input",
                         ids_path, "--threads", "1"], env=self.node_env()))
+        oc = logits(sh(["node", os.path.join(HERE, "ort_bench.js"), m["onnx_cls"], "--input",
+                        ids_path, "--threads", "1"], env=self.node_env()))
         def maxdiff(x, y):
+            assert len(x) == len(y) == 3, (len(x), len(y))
             return max(abs(u - v) for rx, ry in zip(x, y) for u, v in zip(rx, ry))
         scale = max(abs(v) for r in fw for v in r)
         return {"fwsvd_torch": maxdiff(fw, tq), "fwsvd_ort": maxdiff(fw, oq),
-                "torch_ort": maxdiff(tq, oq), "max_abs_logit": scale}
+                "torch_ort": maxdiff(tq, oq), "fwsvd_ort_cls": maxdiff(fw, oc),
+                "max_abs_logit": scale}
 
     # -- timing
     def time_fwsvd(self, m, t):
@@ -201,9 +212,10 @@ class Peers:
                 str(a.seconds), "--mode", mode, "--json"], env=self.torch_env(t, variant))
         return last_json(p)["median_ms"]
 
-    def time_ort(self, m, t):
+    def time_ort(self, m, t, cls_last_layer=False):
         a = self.a
-        p = sh(["node", os.path.join(HERE, "ort_bench.js"), m["onnx"], "--bench", "--seq",
+        onnx = m["onnx_cls"] if cls_last_layer else m["onnx"]
+        p = sh(["node", os.path.join(HERE, "ort_bench.js"), onnx, "--bench", "--seq",
                 str(a.seq), "--batch", str(a.batch), "--threads", str(t), "--seconds",
                 str(a.seconds), "--vocab", str(m["vocab"]), "--json"], env=self.node_env())
         return last_json(p)["median_ms"]
@@ -262,10 +274,11 @@ def main():
     ok = True
     for m in models:
         d = peers.agreement(m)
-        good = max(d["fwsvd_torch"], d["fwsvd_ort"], d["torch_ort"]) <= a.tol
+        good = max(d["fwsvd_torch"], d["fwsvd_ort"], d["torch_ort"], d["fwsvd_ort_cls"]) <= a.tol
         ok &= good
         print(f"agreement {m['label']}: max |logit diff| fwsvd-torch {d['fwsvd_torch']:.2e}, "
-              f"fwsvd-ORT {d['fwsvd_ort']:.2e}, torch-ORT {d['torch_ort']:.2e} "
+              f"fwsvd-ORT {d['fwsvd_ort']:.2e}, torch-ORT {d['torch_ort']:.2e}, "
+              f"fwsvd-ORT [CLS]-only last layer {d['fwsvd_ort_cls']:.2e} "
               f"(|logits| up to {d['max_abs_logit']:.3f}; tolerance {a.tol:g}) "
               f"{'OK' if good else 'FAILED'}", flush=True)
     if not ok:
@@ -316,20 +329,25 @@ def main():
                 f = peers.time_fwsvd(m, t)
                 p = peers.time_torch(m, t)
                 o = peers.time_ort(m, t)
+                oc = peers.time_ort(m, t, cls_last_layer=True)
                 l1 = load1()
                 loads += [l0, l1]
-                for k, v in (("fwsvd", f), ("torch", p), ("ort", o)):
+                for k, v in (("fwsvd", f), ("torch", p), ("ort", o), ("ort_cls", oc)):
                     res.setdefault((m["key"], t, k), []).append(v)
                 print(f"round {r + 1} load {l0:.2f}->{l1:.2f} {m['label']}, {t} thread(s): "
-                      f"fwsvd {f:.2f} ms, torch {p:.2f} ms, ORT {o:.2f} ms", flush=True)
+                      f"fwsvd {f:.2f} ms, torch {p:.2f} ms, ORT {o:.2f} ms, "
+                      f"ORT [CLS]-only last layer {oc:.2f} ms", flush=True)
     print(f"\nseq {a.seq}, batch {a.batch}; medians over {a.rounds} rounds of each run's median "
           f"({a.seconds:g} s per run); 1-min load during the runs {min(loads):.2f}-{max(loads):.2f}\n")
-    print("| model | threads | fwsvd ms | PyTorch ms | ORT ms | fwsvd/ORT | fwsvd/PyTorch |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | threads | fwsvd ms | PyTorch ms | ORT ms | fwsvd/ORT | fwsvd/PyTorch "
+          "| ORT [CLS]-only last layer ms | fwsvd/that |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for m in models:
         for t in threads:
-            f, p, o = (statistics.median(res[(m["key"], t, k)]) for k in ("fwsvd", "torch", "ort"))
-            print(f"| {m['label']} | {t} | {f:.2f} | {p:.2f} | {o:.2f} | {f / o:.2f} | {f / p:.2f} |")
+            f, p, o, oc = (statistics.median(res[(m["key"], t, k)])
+                           for k in ("fwsvd", "torch", "ort", "ort_cls"))
+            print(f"| {m['label']} | {t} | {f:.2f} | {p:.2f} | {o:.2f} | {f / o:.2f} | {f / p:.2f} "
+                  f"| {oc:.2f} | {f / oc:.2f} |")
 
 
 if __name__ == "__main__":

@@ -78,14 +78,17 @@ class Layer(nn.Module):
         b, t, _ = x.shape
         return x.view(b, t, self.heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, x, mask_add=None):
-        q, k, v = self.split(self.query(x)), self.split(self.key(x)), self.split(self.value(x))
+    def forward(self, x, mask_add=None, cls_only=False):
+        # cls_only: the rows after Q/K/V for the first ([CLS]) query only, as fwsvd's Session runs
+        # the last layer (the logits read nothing else of it); returns [B, 1, H].
+        xq = x[:, :1] if cls_only else x
+        q, k, v = self.split(self.query(xq)), self.split(self.key(x)), self.split(self.value(x))
         scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)
         if mask_add is not None:
             scores = scores + mask_add
         probs = torch.softmax(scores, dim=-1)
-        ctx = torch.matmul(probs, v).transpose(1, 2).reshape(x.shape)
-        h = self.attn_ln(self.attn_out(ctx) + x)
+        ctx = torch.matmul(probs, v).transpose(1, 2).reshape(xq.shape)
+        h = self.attn_ln(self.attn_out(ctx) + xq)
         return self.out_ln(self.out(F.gelu(self.inter(h))) + h)
 
 
@@ -102,6 +105,7 @@ class BertClassifier(nn.Module):
             Layer(sd, f"bert.encoder.layer.{i}.", cfg) for i in range(cfg["num_hidden_layers"]))
         self.pooler = make_linear(sd, "bert.pooler.dense")
         self.classifier = make_linear(sd, "classifier")
+        self.cls_last_layer = False
 
     def forward(self, input_ids, token_type_ids, attention_mask=None):
         t = input_ids.shape[1]
@@ -110,8 +114,8 @@ class BertClassifier(nn.Module):
         mask_add = None
         if attention_mask is not None:  # HF: (1 - mask) * finfo.min, broadcast over heads/rows
             mask_add = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
-        for layer in self.layers:
-            x = layer(x, mask_add)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, mask_add, self.cls_last_layer and i + 1 == len(self.layers))
         return self.classifier(torch.tanh(self.pooler(x[:, 0])))
 
 
@@ -202,11 +206,14 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--mode", default="eager", choices=["eager", "trace", "freeze", "optimize"])
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--cls-last-layer", action="store_true",
+                    help="run the last layer past Q/K/V for the [CLS] row only (as fwsvd does)")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     torch.set_num_interop_threads(1)
     model, cfg = load_model(a.model)
+    model.cls_last_layer = a.cls_last_layer
     if a.export_onnx:
         export_onnx(model, cfg, a.export_onnx, a.opset)
     if a.input:
