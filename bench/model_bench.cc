@@ -92,7 +92,7 @@ void time_forwards(benchmark::State& st, Session& session, int64_t seq, int64_t 
     const Batch b = random_batch(session.model().config(), seq, batch);
     std::vector<float> logits(size_t(batch * session.model().config().num_labels()));
     for (int i = 0; i < 2; ++i) session.forward(b, logits.data());
-    FlopTimer timer(st, forward_flops(session.model(), b), threads);
+    FlopTimer timer(st, forward_flops(session.packed(), b), threads);
     for (auto _ : st) {
         timer.start();
         session.forward(b, logits.data());
@@ -168,6 +168,25 @@ void BM_BertRegion(benchmark::State& st) {
 BENCHMARK(BM_BertRegion)
     ->ArgNames({"model", "region", "seq", "batch", "threads"})
     ->ArgsProduct({{0, 2, 3, 4, 5}, {1, 0}, {128}, {1}, {2}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// Value and output projections merged per head (PackedBertOptions::merge_value_output; the
+// A_o GEMM saved) or kept as two factored layers, for BERT-base at ranks 32 and 64.
+void BM_BertMergeVO(benchmark::State& st) {
+    static VariantSessions sessions;
+    const bool merge = st.range(1) != 0;
+    PackedBertOptions options;
+    options.merge_value_output = merge;
+    std::string name;
+    Session* session = variant_session(sessions, st.range(0), merge, options, &name);
+    if (!session) return skip_missing_mini(st);
+    st.SetLabel(name + (merge ? ", V/O merged" : ", V/O separate"));
+    time_forwards(st, *session, st.range(2), st.range(3), int(st.range(4)));
+}
+BENCHMARK(BM_BertMergeVO)
+    ->ArgNames({"model", "merge", "seq", "batch", "threads"})
+    ->ArgsProduct({{1, 2}, {1, 0}, {128}, {1}, {1, 2}})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 

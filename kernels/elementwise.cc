@@ -59,6 +59,19 @@ void sum_rows_accumulate(float* dst, const float* src, int64_t rows, int64_t col
     sum_rows_accumulate_ref<float>(dst, src, rows, cols);
 }
 
+void sum_head_blocks(float* out, const float* in, int64_t rows, int64_t heads, int64_t width,
+                     int64_t block, int64_t ld_in, int64_t ld_out) {
+    switch (active_isa()) {
+        case Isa::avx512:
+            return sum_head_blocks_avx512(out, in, rows, heads, width, block, ld_in, ld_out);
+        case Isa::avx2:
+            return sum_head_blocks_avx2(out, in, rows, heads, width, block, ld_in, ld_out);
+        case Isa::ref:
+            break;
+    }
+    sum_head_blocks_ref<float>(out, in, rows, heads, width, block, ld_in, ld_out);
+}
+
 // ---- scalar twins ------------------------------------------------------------------------------
 
 template <typename T>
@@ -89,6 +102,18 @@ void sum_rows_accumulate_ref(T* dst, const T* src, int64_t rows, int64_t cols) {
     for (int64_t j = 0; j < cols; ++j) dst[j] = T(double(dst[j]) + acc[j]);
 }
 
+template <typename T>
+void sum_head_blocks_ref(T* out, const T* in, int64_t rows, int64_t heads, int64_t width,
+                         int64_t block, int64_t ld_in, int64_t ld_out) {
+    for (int64_t i = 0; i < rows; ++i) {
+        for (int64_t j = 0; j < width; ++j) {
+            T s = heads > 0 ? in[i * ld_in + j] : T(0);
+            for (int64_t h = 1; h < heads; ++h) s += in[i * ld_in + h * block + j];
+            out[i * ld_out + j] = s;
+        }
+    }
+}
+
 template void add_forward_ref<float>(float*, const float*, const float*, int64_t);
 template void add_forward_ref<double>(double*, const double*, const double*, int64_t);
 template void accumulate_ref<float>(float*, const float*, int64_t);
@@ -97,5 +122,9 @@ template void square_accumulate_ref<float>(float*, const float*, int64_t);
 template void square_accumulate_ref<double>(double*, const double*, int64_t);
 template void sum_rows_accumulate_ref<float>(float*, const float*, int64_t, int64_t);
 template void sum_rows_accumulate_ref<double>(double*, const double*, int64_t, int64_t);
+template void sum_head_blocks_ref<float>(float*, const float*, int64_t, int64_t, int64_t, int64_t,
+                                         int64_t, int64_t);
+template void sum_head_blocks_ref<double>(double*, const double*, int64_t, int64_t, int64_t,
+                                          int64_t, int64_t, int64_t);
 
 }  // namespace fwsvd::kernels

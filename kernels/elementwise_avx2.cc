@@ -19,5 +19,9 @@ void square_accumulate_avx2(float* dst, const float* src, int64_t n) {
 void sum_rows_accumulate_avx2(float* dst, const float* src, int64_t rows, int64_t cols) {
     simd_sum_rows_accumulate(dst, src, rows, cols);
 }
+void sum_head_blocks_avx2(float* out, const float* in, int64_t rows, int64_t heads, int64_t width,
+                          int64_t block, int64_t ld_in, int64_t ld_out) {
+    simd_sum_head_blocks(out, in, rows, heads, width, block, ld_in, ld_out);
+}
 
 }  // namespace fwsvd::kernels

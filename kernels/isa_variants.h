@@ -22,6 +22,8 @@ constexpr int64_t kAttentionSimdMaxQueryTile = 64;
     void accumulate_##isa(float* dst, const float* src, int64_t n);                                \
     void square_accumulate_##isa(float* dst, const float* src, int64_t n);                         \
     void sum_rows_accumulate_##isa(float* dst, const float* src, int64_t rows, int64_t cols);      \
+    void sum_head_blocks_##isa(float* out, const float* in, int64_t rows, int64_t heads,           \
+                               int64_t width, int64_t block, int64_t ld_in, int64_t ld_out);       \
     void activation_forward_##isa(Activation act, float* out, const float* inp, int64_t n);        \
     void activation_backward_##isa(Activation act, float* dinp, const float* dout,                 \
                                    const float* inp, int64_t n);                                   \

@@ -85,6 +85,51 @@ void pack_qkv(PackedLayer& layer, const LayerParams& lp) {
     }
 }
 
+// PackedLayer::value_output_merged: b[2] <- per head A_o,h B_v,h, attn_out <- B_o with the
+// folded bias. Products in double.
+void merge_value_output(PackedLayer& layer, const LayerParams& lp, int64_t heads, int64_t d) {
+    const LinearParams& v = lp.value;
+    const LinearParams& o = lp.attn_out;
+    const int64_t H = v.out, rv = v.rank, ro = o.rank;
+    FWSVD_CHECK(heads * d == H && o.in == H && o.out == H && ro <= d && v.b && o.a && o.b,
+                "merge_value_output: unexpected shapes");
+    std::vector<float> w(size_t(H * rv), 0.0f);  // [H, rv]
+    std::vector<double> acc(static_cast<size_t>(rv));
+    for (int64_t h = 0; h < heads; ++h) {
+        for (int64_t j = 0; j < ro; ++j) {
+            std::fill(acc.begin(), acc.end(), 0.0);
+            for (int64_t c = 0; c < d; ++c) {
+                const double a = o.a[j * H + h * d + c];
+                const float* bv = v.b + (h * d + c) * rv;
+                for (int64_t k = 0; k < rv; ++k) acc[size_t(k)] += a * double(bv[k]);
+            }
+            float* row = w.data() + (h * d + j) * rv;
+            for (int64_t k = 0; k < rv; ++k) row[k] = float(acc[size_t(k)]);
+        }
+    }
+    // b_o + B_o (A_o b_v).
+    std::vector<double> ab(size_t(ro), 0.0);
+    if (v.bias) {
+        for (int64_t j = 0; j < ro; ++j) {
+            for (int64_t m = 0; m < H; ++m) ab[size_t(j)] += double(o.a[j * H + m]) * v.bias[m];
+        }
+    }
+    std::vector<float> bias(static_cast<size_t>(H));
+    for (int64_t i = 0; i < H; ++i) {
+        double s = o.bias ? double(o.bias[i]) : 0.0;
+        for (int64_t j = 0; j < ro; ++j) s += double(o.b[i * ro + j]) * ab[size_t(j)];
+        bias[size_t(i)] = float(s);
+    }
+    layer.b[2] = std::make_unique<PackedMatmul>(w.data(), nullptr, H, rv, MatmulEpilogue::none);
+    layer.attn_out = PackedLinear{};
+    layer.attn_out.in = H;
+    layer.attn_out.out = H;
+    layer.attn_out.rank = ro;
+    layer.attn_out.w =
+        std::make_unique<PackedMatmul>(o.b, bias.data(), H, ro, MatmulEpilogue::residual);
+    layer.value_output_merged = true;
+}
+
 }  // namespace
 
 std::shared_ptr<const PackedBert> PackedBert::build(std::shared_ptr<const BertModel> model,
@@ -112,7 +157,12 @@ std::shared_ptr<const PackedBert> PackedBert::build(std::shared_ptr<const BertMo
     for (const LayerParams& lp : p.layers) {
         PackedLayer layer;
         pack_qkv(layer, lp);
-        layer.attn_out = pack_linear(lp.attn_out, MatmulEpilogue::residual, "attention output");
+        if (options.merge_value_output && layer.qkv_form == QkvForm::fused_factors &&
+            lp.attn_out.factored() && lp.attn_out.rank <= c.head_dim()) {
+            merge_value_output(layer, lp, c.num_attention_heads, c.head_dim());
+        } else {
+            layer.attn_out = pack_linear(lp.attn_out, MatmulEpilogue::residual, "attention output");
+        }
         layer.inter = pack_linear(lp.inter, inter_epilogue, "intermediate");
         layer.out = pack_linear(lp.out, MatmulEpilogue::residual, "output");
         if (layer.qkv) bytes += layer.qkv->packed_bytes();

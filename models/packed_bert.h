@@ -39,8 +39,16 @@ struct PackedLayer {
     std::array<int64_t, 3> ranks{};                           // fused_factors: rq, rk, rv
     std::array<PackedLinear, 3> qkv_separate;                 // separate
     PackedLinear attn_out;  // epilogue: residual (adds into the residual stream)
-    PackedLinear inter;     // epilogue: gelu_erf when PackedBert::gelu_fused, else none
-    PackedLinear out;       // epilogue: residual
+    // Value and output projections merged per head (PackedBertOptions::merge_value_output):
+    // b[2] holds, for each head h, A_o,h B_v,h [r_o, r_v] in rows [h · d, h · d + r_o) (rows up
+    // to (h + 1) · d zero), so that the "values" are W_h = T_v (A_o,h B_v,h)ᵀ, and attention
+    // gives P_h W_h = (P_h V_h) A_o,hᵀ, whose sum over the heads (kernels::sum_head_blocks) is the
+    // output projection's middle t [N, r_o]; attn_out then holds only B_o (a null), its bias
+    // b_o + B_o A_o b_v (the softmax rows sum to 1, so b_v passes through attention unchanged).
+    // Saves the A_o GEMM (2 · N · H · r_o) at no extra cost when r_o <= d.
+    bool value_output_merged = false;
+    PackedLinear inter;  // epilogue: gelu_erf when PackedBert::gelu_fused, else none
+    PackedLinear out;    // epilogue: residual
 };
 
 struct PackedBertOptions {
@@ -59,6 +67,10 @@ struct PackedBertOptions {
     // / 7% at batch 8; dense is even at batch 1 and 4% faster with the post-op at batch 8 on 1
     // thread (the kernel's extra pass over a [1024, 3072] output that left the caches).
     std::optional<bool> fuse_gelu;
+    // Merge each layer's value and output projections per head (PackedLayer::
+    // value_output_merged) where Q/K/V are factored (one GEMM for their first factors) and the
+    // output projection is factored at a rank no larger than the head size.
+    bool merge_value_output = true;
 };
 
 class PackedBert {

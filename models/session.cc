@@ -13,6 +13,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/attention.h"
+#include "kernels/elementwise.h"
 #include "kernels/embedding.h"
 #include "kernels/layernorm.h"
 #include "models/linear_ops.h"
@@ -40,6 +41,7 @@ int64_t row_grain(int64_t row_floats) {
 // y = epilogue(x Wᵀ + b) for n rows of a dense or factored layer; t holds the factored middle.
 void run_linear(kernels::MatmulContext& ctx, const PackedLinear& l, float* out, float* t,
                 const float* inp, int64_t n) {
+    FWSVD_CHECK(l.a || !l.factored(), "run_linear: a factored layer without its first factor");
     if (l.factored()) {
         l.a->run(ctx, t, inp, n);
         l.w->run(ctx, out, t, n);
@@ -318,7 +320,13 @@ void Session::cls_last_layer(int team) {
     std::memset(cls_ctx + B * H, 0, size_t((Bp - B) * H) * sizeof(float));
     float* t = t_.data();
     float* inter = inter_.data();
-    run_linear(mm, pl.attn_out, cls, t, cls_ctx, B);
+    if (pl.value_output_merged) {
+        kernels::sum_head_blocks(t, cls_ctx, Bp, c.num_attention_heads, pl.attn_out.rank,
+                                 c.head_dim(), H, pl.attn_out.rank);
+        pl.attn_out.w->run(mm, cls, t, B);
+    } else {
+        run_linear(mm, pl.attn_out, cls, t, cls_ctx, B);
+    }
     kernels::layernorm_forward(cls, nullptr, nullptr, cls, lp.attn_ln_gamma, lp.attn_ln_beta, Bp, H,
                                eps);
     run_linear(mm, pl.inter, inter, t, cls, B);
@@ -430,7 +438,17 @@ void Session::encoder(const Batch& batch, int t, int team, TeamErrors& errors) {
         // From here to the next layer's barrier each thread reads and writes only its rows.
         errors.run([&] {
             // x = LayerNorm(ctx Wᵀ + b + x): bias and residual in the GEMM, then LayerNorm.
-            run_linear(mm, pl.attn_out, x + r0 * H, t_mid, ctx + r0 * H, n);
+            if (pl.value_output_merged) {
+                // ctx holds P_h W_h per head: their sum is the output projection's middle.
+                const int64_t ro = pl.attn_out.rank;
+                row_wise(np, H, [&](int64_t b, int64_t cnt) {
+                    kernels::sum_head_blocks(t_mid + (b - r0) * ro, ctx + b * H, cnt,
+                                             shape.num_heads, ro, shape.head_dim, H, ro);
+                });
+                pl.attn_out.w->run(mm, x + r0 * H, t_mid, n);
+            } else {
+                run_linear(mm, pl.attn_out, x + r0 * H, t_mid, ctx + r0 * H, n);
+            }
             layernorm(lp.attn_ln_gamma, lp.attn_ln_beta);
             run_linear(mm, pl.inter, inter + r0 * I, t_mid, x + r0 * H, n);
             if (!packed_->gelu_fused()) {
@@ -512,7 +530,8 @@ std::vector<float> Session::logits(const Batch& batch) {
     return out;
 }
 
-double forward_flops(const BertModel& model, const Batch& batch) {
+double forward_flops(const PackedBert& packed, const Batch& batch) {
+    const BertModel& model = packed.model();
     const BertConfig& c = model.config();
     const BertParams& p = model.params();
     auto linear = [](const LinearParams& l, int64_t rows) {
@@ -529,6 +548,9 @@ double forward_flops(const BertModel& model, const Batch& batch) {
         for (const LinearParams* l : {&lp.query, &lp.key, &lp.value}) flops += linear(*l, N);
         for (const LinearParams* l : {&lp.attn_out, &lp.inter, &lp.out}) {
             flops += linear(*l, last ? B : N);
+        }
+        if (packed.layers()[i].value_output_merged) {  // no A_o GEMM
+            flops -= 2.0 * double(last ? B : N) * double(lp.attn_out.rank * lp.attn_out.in);
         }
         for (const kernels::SeqSpan& s : batch.seqs) {
             const double queries = last ? 1.0 : double(s.len);

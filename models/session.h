@@ -112,9 +112,10 @@ class Session {
 // linear layer as stored (dense in·out or factored rank·(in + out) per row; pooler and
 // classifier on the B [CLS] rows) and attention's two matmuls (2 · 2 · len · keys · head_dim per
 // sequence and head), the last layer past its Q/K/V for the [CLS] rows only (one query per
-// sequence), as Session::forward runs it. Element-wise work (LayerNorm, softmax, GELU) is not
-// counted.
-double forward_flops(const BertModel& model, const Batch& batch);
+// sequence), as Session::forward runs it; a layer whose value and output projections are merged
+// (PackedLayer::value_output_merged) without the output projection's first factor. Element-wise
+// work (LayerNorm, softmax, GELU, the merged layers' head sums) is not counted.
+double forward_flops(const PackedBert& packed, const Batch& batch);
 
 // Probabilities (softmax of logits, classification) and the arg-max label of one example.
 struct Prediction {

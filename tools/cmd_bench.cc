@@ -77,7 +77,7 @@ void bench_command(const BenchArgs& a) {
 
     const double med = median(ms);
     const double best = *std::min_element(ms.begin(), ms.end());
-    const double gflop = forward_flops(*model, batch) * 1e-9;
+    const double gflop = forward_flops(session.packed(), batch) * 1e-9;
     const int threads = num_threads();
     if (a.json) {
         nlohmann::ordered_json j;

@@ -77,6 +77,20 @@ TEST(KernelDispatch, Elementwise) {
                 EXPECT_LE(rel_diff(got, want), kReduce) << "sum_rows_accumulate";
             }
         }
+        // Head blocks of width <= block inside rows wider than heads · block, bit for bit.
+        for (int64_t heads : {1, 4, 12}) {
+            for (auto [width, block] : {std::pair<int64_t, int64_t>{64, 64}, {5, 16}, {33, 40}}) {
+                SCOPED_TRACE("heads=" + std::to_string(heads) + " width=" + std::to_string(width));
+                const int64_t rows = 7, ld_in = heads * block + 3, ld_out = width + 2;
+                const auto in = rng.vec<float>(rows * ld_in);
+                auto got = rng.vec<float>(rows * ld_out);
+                auto want = got;
+                k::sum_head_blocks(got.data(), in.data(), rows, heads, width, block, ld_in, ld_out);
+                k::sum_head_blocks_ref<float>(want.data(), in.data(), rows, heads, width, block,
+                                              ld_in, ld_out);
+                EXPECT_EQ(got, want) << "sum_head_blocks";
+            }
+        }
     });
 }
 

@@ -275,6 +275,47 @@ TEST(Session, RegionAndGeluChoicesMatchTrainingForward) {
     set_num_threads(saved);
 }
 
+// Value and output projections merged per head where the output projection's rank is at most
+// the head size (16 here; layer 1's output projection at rank 20 does not merge), or
+// never: both give bert_forward's logits, on 1 and 2 threads. The merge must also carry the
+// value bias (random here) into the output bias.
+TEST(Session, MergedValueOutputProjectionsMatchTrainingForward) {
+    const BertConfig c = small_config();
+    BertConfig three_layers = c;
+    three_layers.num_hidden_layers = 3;
+    const int saved = num_threads();
+    for (const BertConfig& cfg : {c, three_layers}) {
+        auto ranks = varied_ranks(cfg, false);
+        ranks["bert.encoder.layer.1.attention.output.dense"] = 20;  // > head size: not merged
+        auto m = random_model(cfg, ranks, 41);
+        const Batch b = test_batch(cfg, 19);
+        const std::vector<float> want = reference_logits(*m, b);
+        int merged_layers = 0;
+        for (bool merge : {true, false}) {
+            PackedBertOptions options;
+            options.merge_value_output = merge;
+            auto packed = PackedBert::build(m, options);
+            for (size_t l = 0; l < packed->layers().size(); ++l) {
+                const int64_t ro = m->params().layers[l].attn_out.rank;
+                EXPECT_EQ(packed->layers()[l].value_output_merged, merge && ro <= cfg.head_dim())
+                    << "layer " << l << " rank " << ro;
+                merged_layers += packed->layers()[l].value_output_merged ? 1 : 0;
+            }
+            Session session(packed);
+            for (int threads : {1, 2}) {
+                SCOPED_TRACE("layers=" + std::to_string(cfg.num_hidden_layers) + " merge=" +
+                             std::to_string(merge) + " threads=" + std::to_string(threads));
+                set_num_threads(threads);
+                const std::vector<float> got = session.logits(b);
+                ASSERT_EQ(got.size(), want.size());
+                EXPECT_LT(max_rel_diff(got.data(), want.data(), got.size()), kTol);
+            }
+        }
+        EXPECT_GT(merged_layers, 0) << "no layer merged: the test would not test the merge";
+    }
+    set_num_threads(saved);
+}
+
 TEST(Session, LogitsDoNotDependOnEarlierBatches) {
     const BertConfig c = small_config();
     auto m = random_model(c, {}, 7);
@@ -301,8 +342,27 @@ TEST(Session, ForwardFlopsCountsLinearsAndAttention) {
     const double per_layer = 2 * N * (4 * H * H + 2 * H * I) + 4 * N * N * H;
     // The last layer runs Q/K/V on every row, the rest on the one [CLS] row.
     const double last_layer = 2 * N * 3 * H * H + 2 * (H * H + 2 * H * I) + 4 * N * H;
-    EXPECT_DOUBLE_EQ(forward_flops(*dense, b),
+    EXPECT_DOUBLE_EQ(forward_flops(*PackedBert::of(dense), b),
                      (L - 1) * per_layer + last_layer + 2 * (H * H + H * C));
+
+    // Every encoder linear layer at rank 4 (<= head size 16): V and O merge, the output
+    // projection's first factor is not run.
+    std::map<std::string, int64_t> ranks;
+    for (const auto& prefix : encoder_linear_prefixes(c)) ranks[prefix] = 4;
+    auto factored = random_model(c, ranks, 9);
+    const double r = 4;
+    auto layer = [&](double rows, double queries) {
+        return 2 * N * 3 * r * 2 * H                             // Q/K/V on every row
+               + 2 * rows * (r * H + r * (H + I) + r * (I + H))  // B_o only, FFN
+               + 4 * queries * N * H;
+    };
+    EXPECT_DOUBLE_EQ(forward_flops(*PackedBert::of(factored), b),
+                     (L - 1) * layer(N, N) + layer(1, 1) + 2 * (H * H + H * C));
+    PackedBertOptions separate;
+    separate.merge_value_output = false;
+    EXPECT_DOUBLE_EQ(forward_flops(*PackedBert::build(factored, separate), b),
+                     (L - 1) * layer(N, N) + layer(1, 1) + 2 * (H * H + H * C) +
+                         (L - 1) * 2 * r * H * N + 2 * r * H);
 }
 
 }  // namespace
