@@ -119,8 +119,8 @@ BENCHMARK(BM_BertForward)
 
 // Model `id`'s weights packed with `options` (variant `on` or off of one option), one Session
 // per (id, on) kept for the run; null when the model is missing.
-using VariantSessions = std::map<std::pair<int64_t, bool>, std::unique_ptr<Session>>;
-Session* variant_session(VariantSessions& sessions, int64_t id, bool on,
+using VariantSessions = std::map<std::pair<int64_t, int64_t>, std::unique_ptr<Session>>;
+Session* variant_session(VariantSessions& sessions, int64_t id, int64_t on,
                          const PackedBertOptions& options, std::string* name) {
     Session* shared = session_of(id, name);
     if (!shared) return nullptr;
@@ -171,22 +171,25 @@ BENCHMARK(BM_BertRegion)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
-// Value and output projections merged per head (PackedBertOptions::merge_value_output; the
-// A_o GEMM saved) or kept as two factored layers, for BERT-base at ranks 32 and 64.
-void BM_BertMergeVO(benchmark::State& st) {
+// Per-head merges of factored attention projections (PackedBertOptions): merge 0 none, 1 value
+// and output (the A_o GEMM saved), 2 query and key (the B_k GEMM saved), 3 both (the default),
+// for BERT-base at ranks 32 and 64.
+void BM_BertMerge(benchmark::State& st) {
     static VariantSessions sessions;
-    const bool merge = st.range(1) != 0;
+    const int64_t merge = st.range(1);
     PackedBertOptions options;
-    options.merge_value_output = merge;
+    options.merge_value_output = (merge & 1) != 0;
+    options.merge_query_key = (merge & 2) != 0;
     std::string name;
     Session* session = variant_session(sessions, st.range(0), merge, options, &name);
     if (!session) return skip_missing_mini(st);
-    st.SetLabel(name + (merge ? ", V/O merged" : ", V/O separate"));
+    const char* labels[4] = {", no merge", ", V/O merged", ", Q/K merged", ", V/O and Q/K merged"};
+    st.SetLabel(name + labels[merge & 3]);
     time_forwards(st, *session, st.range(2), st.range(3), int(st.range(4)));
 }
-BENCHMARK(BM_BertMergeVO)
+BENCHMARK(BM_BertMerge)
     ->ArgNames({"model", "merge", "seq", "batch", "threads"})
-    ->ArgsProduct({{1, 2}, {1, 0}, {128}, {1}, {1, 2}})
+    ->ArgsProduct({{1, 2}, {0, 1, 2, 3}, {128}, {1}, {1, 2}})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -130,6 +130,37 @@ void merge_value_output(PackedLayer& layer, const LayerParams& lp, int64_t heads
     layer.value_output_merged = true;
 }
 
+// PackedLayer::query_key_merged: b[0] <- per head B_k,hᵀ B_q,h with bias B_k,hᵀ b_q,h, b[1]
+// dropped. Products in double.
+void merge_query_key(PackedLayer& layer, const LayerParams& lp, int64_t heads, int64_t d) {
+    const LinearParams& q = lp.query;
+    const LinearParams& k = lp.key;
+    const int64_t H = q.out, rq = q.rank, rk = k.rank;
+    FWSVD_CHECK(heads * d == H && k.out == H && rk <= d && q.b && k.b,
+                "merge_query_key: unexpected shapes");
+    std::vector<float> w(static_cast<size_t>(H * rq), 0.0f);  // [H, rq]
+    std::vector<float> bias(static_cast<size_t>(H), 0.0f);
+    std::vector<double> acc(static_cast<size_t>(rq));
+    for (int64_t h = 0; h < heads; ++h) {
+        for (int64_t j = 0; j < rk; ++j) {
+            std::fill(acc.begin(), acc.end(), 0.0);
+            double b = 0;
+            for (int64_t c = 0; c < d; ++c) {
+                const double bk = k.b[(h * d + c) * rk + j];
+                const float* bq = q.b + (h * d + c) * rq;
+                for (int64_t m = 0; m < rq; ++m) acc[size_t(m)] += bk * double(bq[m]);
+                if (q.bias) b += bk * double(q.bias[h * d + c]);
+            }
+            float* row = w.data() + (h * d + j) * rq;
+            for (int64_t m = 0; m < rq; ++m) row[m] = float(acc[size_t(m)]);
+            bias[size_t(h * d + j)] = float(b);
+        }
+    }
+    layer.b[0] = std::make_unique<PackedMatmul>(w.data(), bias.data(), H, rq, MatmulEpilogue::none);
+    layer.b[1].reset();
+    layer.query_key_merged = true;
+}
+
 }  // namespace
 
 std::shared_ptr<const PackedBert> PackedBert::build(std::shared_ptr<const BertModel> model,
@@ -157,6 +188,10 @@ std::shared_ptr<const PackedBert> PackedBert::build(std::shared_ptr<const BertMo
     for (const LayerParams& lp : p.layers) {
         PackedLayer layer;
         pack_qkv(layer, lp);
+        if (options.merge_query_key && layer.qkv_form == QkvForm::fused_factors &&
+            lp.key.rank <= c.head_dim()) {
+            merge_query_key(layer, lp, c.num_attention_heads, c.head_dim());
+        }
         if (options.merge_value_output && layer.qkv_form == QkvForm::fused_factors &&
             lp.attn_out.factored() && lp.attn_out.rank <= c.head_dim()) {
             merge_value_output(layer, lp, c.num_attention_heads, c.head_dim());

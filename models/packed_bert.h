@@ -47,6 +47,14 @@ struct PackedLayer {
     // b_o + B_o A_o b_v (the softmax rows sum to 1, so b_v passes through attention unchanged).
     // Saves the A_o GEMM (2 · N · H · r_o) at no extra cost when r_o <= d.
     bool value_output_merged = false;
+    // Query and key merged per head (PackedBertOptions::merge_query_key): b[0] holds, for each
+    // head h, B_k,hᵀ B_q,h [r_k, r_q] in rows [h · d, h · d + r_k) (the rest zero) with bias
+    // B_k,hᵀ b_q,h, and b[1] is null: the "keys" of every head are T_k itself (the key factor's
+    // middle, copied into each head's block), since (Q_h K_hᵀ) differs from
+    // (T_q B_q,hᵀ B_k,h + 1 b_q,hᵀ B_k,h) T_kᵀ only by terms constant along each query's row
+    // (T_q B_q,hᵀ b_k,h and b_q,h · b_k,h), which the softmax cancels. Saves the B_k GEMM
+    // (2 · N · H · r_k) for a copy of N · H floats when r_k <= d.
+    bool query_key_merged = false;
     PackedLinear inter;  // epilogue: gelu_erf when PackedBert::gelu_fused, else none
     PackedLinear out;    // epilogue: residual
 };
@@ -71,6 +79,9 @@ struct PackedBertOptions {
     // value_output_merged) where Q/K/V are factored (one GEMM for their first factors) and the
     // output projection is factored at a rank no larger than the head size.
     bool merge_value_output = true;
+    // Merge each layer's query and key per head (PackedLayer::query_key_merged) where Q/K/V are
+    // factored (one GEMM for their first factors) and the key's rank is at most the head size.
+    bool merge_query_key = true;
 };
 
 class PackedBert {

@@ -398,17 +398,28 @@ void Session::encoder(const Batch& batch, int t, int team, TeamErrors& errors) {
                     float* parts[3] = {t_split_.data(), t_split_.data() + Nc * pl.ranks[0],
                                        t_split_.data() + Nc * (pl.ranks[0] + pl.ranks[1])};
                     const int64_t cols[3] = {0, pl.ranks[0], pl.ranks[0] + pl.ranks[1]};
+                    // Query and key merged: T_k is every head's keys (the rest of each head's
+                    // block zero).
+                    const int64_t rk = pl.ranks[1], d = shape.head_dim;
                     row_wise(np, r3, [&](int64_t b, int64_t cnt) {
                         for (int64_t i = b; i < b + cnt; ++i) {
+                            const float* src = t_mid + (i - r0) * r3;
                             for (size_t j = 0; j < 3; ++j) {
-                                std::memcpy(parts[j] + i * pl.ranks[j],
-                                            t_mid + (i - r0) * r3 + cols[j],
+                                if (j == 1 && pl.query_key_merged) continue;
+                                std::memcpy(parts[j] + i * pl.ranks[j], src + cols[j],
                                             size_t(pl.ranks[j]) * sizeof(float));
+                            }
+                            if (!pl.query_key_merged) continue;
+                            for (int64_t h = 0; h < shape.num_heads; ++h) {
+                                float* kh = k + i * H + h * d;
+                                std::memcpy(kh, src + cols[1], size_t(rk) * sizeof(float));
+                                std::memset(kh + rk, 0, size_t(d - rk) * sizeof(float));
                             }
                         }
                     });
                     float* dst[3] = {q, k, v};
                     for (size_t j = 0; j < 3; ++j) {
+                        if (j == 1 && pl.query_key_merged) continue;
                         pl.b[j]->run(mm, dst[j] + r0 * H, parts[j] + r0 * pl.ranks[j], n);
                     }
                     break;
@@ -546,6 +557,9 @@ double forward_flops(const PackedBert& packed, const Batch& batch) {
         // The last layer: Q/K/V on every row, the rest on the B [CLS] rows only.
         const bool last = i + 1 == p.layers.size();
         for (const LinearParams* l : {&lp.query, &lp.key, &lp.value}) flops += linear(*l, N);
+        if (packed.layers()[i].query_key_merged) {  // no B_k GEMM
+            flops -= 2.0 * double(N) * double(lp.key.rank * lp.key.out);
+        }
         for (const LinearParams* l : {&lp.attn_out, &lp.inter, &lp.out}) {
             flops += linear(*l, last ? B : N);
         }

@@ -113,8 +113,9 @@ class Session {
 // classifier on the B [CLS] rows) and attention's two matmuls (2 · 2 · len · keys · head_dim per
 // sequence and head), the last layer past its Q/K/V for the [CLS] rows only (one query per
 // sequence), as Session::forward runs it; a layer whose value and output projections are merged
-// (PackedLayer::value_output_merged) without the output projection's first factor. Element-wise
-// work (LayerNorm, softmax, GELU, the merged layers' head sums) is not counted.
+// (PackedLayer::value_output_merged) without the output projection's first factor, one whose
+// query and key are merged (query_key_merged) without the key's second factor. Element-wise
+// work (LayerNorm, softmax, GELU, the merged layers' head sums and key copies) is not counted.
 double forward_flops(const PackedBert& packed, const Batch& batch);
 
 // Probabilities (softmax of logits, classification) and the arg-max label of one example.

@@ -276,10 +276,11 @@ TEST(Session, RegionAndGeluChoicesMatchTrainingForward) {
 }
 
 // Value and output projections merged per head where the output projection's rank is at most
-// the head size (16 here; layer 1's output projection at rank 20 does not merge), or
-// never: both give bert_forward's logits, on 1 and 2 threads. The merge must also carry the
-// value bias (random here) into the output bias.
-TEST(Session, MergedValueOutputProjectionsMatchTrainingForward) {
+// the head size (16 here; layer 1's output projection at rank 20 does not merge), query and key
+// where the key's rank is (layer 0's key at rank 20 does not), each or neither: all give
+// bert_forward's logits, on 1 and 2 threads. The merges must also carry the value and query
+// biases (random here) into the output bias and the merged queries' bias.
+TEST(Session, MergedProjectionsMatchTrainingForward) {
     const BertConfig c = small_config();
     BertConfig three_layers = c;
     three_layers.num_hidden_layers = 3;
@@ -287,31 +288,39 @@ TEST(Session, MergedValueOutputProjectionsMatchTrainingForward) {
     for (const BertConfig& cfg : {c, three_layers}) {
         auto ranks = varied_ranks(cfg, false);
         ranks["bert.encoder.layer.1.attention.output.dense"] = 20;  // > head size: not merged
+        ranks["bert.encoder.layer.0.attention.self.key"] = 20;
         auto m = random_model(cfg, ranks, 41);
         const Batch b = test_batch(cfg, 19);
         const std::vector<float> want = reference_logits(*m, b);
-        int merged_layers = 0;
-        for (bool merge : {true, false}) {
+        int merged_vo = 0, merged_qk = 0;
+        for (int variant = 0; variant < 4; ++variant) {
+            const bool vo = (variant & 1) != 0, qk = (variant & 2) != 0;
             PackedBertOptions options;
-            options.merge_value_output = merge;
+            options.merge_value_output = vo;
+            options.merge_query_key = qk;
             auto packed = PackedBert::build(m, options);
             for (size_t l = 0; l < packed->layers().size(); ++l) {
+                const PackedLayer& pl = packed->layers()[l];
                 const int64_t ro = m->params().layers[l].attn_out.rank;
-                EXPECT_EQ(packed->layers()[l].value_output_merged, merge && ro <= cfg.head_dim())
-                    << "layer " << l << " rank " << ro;
-                merged_layers += packed->layers()[l].value_output_merged ? 1 : 0;
+                const int64_t rk = m->params().layers[l].key.rank;
+                EXPECT_EQ(pl.value_output_merged, vo && ro <= cfg.head_dim()) << "layer " << l;
+                EXPECT_EQ(pl.query_key_merged, qk && rk <= cfg.head_dim()) << "layer " << l;
+                merged_vo += pl.value_output_merged ? 1 : 0;
+                merged_qk += pl.query_key_merged ? 1 : 0;
             }
             Session session(packed);
             for (int threads : {1, 2}) {
-                SCOPED_TRACE("layers=" + std::to_string(cfg.num_hidden_layers) + " merge=" +
-                             std::to_string(merge) + " threads=" + std::to_string(threads));
+                SCOPED_TRACE("layers=" + std::to_string(cfg.num_hidden_layers) +
+                             " merge V/O=" + std::to_string(vo) + " Q/K=" + std::to_string(qk) +
+                             " threads=" + std::to_string(threads));
                 set_num_threads(threads);
                 const std::vector<float> got = session.logits(b);
                 ASSERT_EQ(got.size(), want.size());
                 EXPECT_LT(max_rel_diff(got.data(), want.data(), got.size()), kTol);
             }
         }
-        EXPECT_GT(merged_layers, 0) << "no layer merged: the test would not test the merge";
+        EXPECT_GT(merged_vo, 0) << "no V/O merged: the test would not test the merge";
+        EXPECT_GT(merged_qk, 0) << "no Q/K merged: the test would not test the merge";
     }
     set_num_threads(saved);
 }
@@ -346,13 +355,13 @@ TEST(Session, ForwardFlopsCountsLinearsAndAttention) {
                      (L - 1) * per_layer + last_layer + 2 * (H * H + H * C));
 
     // Every encoder linear layer at rank 4 (<= head size 16): V and O merge, the output
-    // projection's first factor is not run.
+    // projection's first factor is not run; Q and K merge, the key's second factor is not run.
     std::map<std::string, int64_t> ranks;
     for (const auto& prefix : encoder_linear_prefixes(c)) ranks[prefix] = 4;
     auto factored = random_model(c, ranks, 9);
     const double r = 4;
     auto layer = [&](double rows, double queries) {
-        return 2 * N * 3 * r * 2 * H                             // Q/K/V on every row
+        return 2 * N * 3 * r * 2 * H - 2 * N * r * H             // Q/K/V on every row, no B_k
                + 2 * rows * (r * H + r * (H + I) + r * (I + H))  // B_o only, FFN
                + 4 * queries * N * H;
     };
@@ -360,9 +369,10 @@ TEST(Session, ForwardFlopsCountsLinearsAndAttention) {
                      (L - 1) * layer(N, N) + layer(1, 1) + 2 * (H * H + H * C));
     PackedBertOptions separate;
     separate.merge_value_output = false;
+    separate.merge_query_key = false;
     EXPECT_DOUBLE_EQ(forward_flops(*PackedBert::build(factored, separate), b),
                      (L - 1) * layer(N, N) + layer(1, 1) + 2 * (H * H + H * C) +
-                         (L - 1) * 2 * r * H * N + 2 * r * H);
+                         (L - 1) * 2 * r * H * N + 2 * r * H + L * 2 * N * r * H);
 }
 
 }  // namespace
