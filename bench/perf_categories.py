@@ -28,8 +28,10 @@ RULES = [  # first match wins: (substring of the perf line, category)
     ("embedding", "embedding"),
     ("libgomp", "OpenMP wait/spin (libgomp)"),
     ("kernel.kallsyms", "kernel (interrupts, page faults)"),
-    ("memmove", "memcpy (Q/K/V factor split)"),
-    ("memcpy", "memcpy (Q/K/V factor split)"),
+    ("sum_head_blocks", "head sums of merged V/O layers"),
+    ("memmove", "memcpy (Q/K/V factor split, merged keys)"),
+    ("memcpy", "memcpy (Q/K/V factor split, merged keys)"),
+    ("memset", "memcpy (Q/K/V factor split, merged keys)"),
 ]
 
 
