@@ -7,6 +7,7 @@
 #include <random>
 
 #include "compressor/compress.h"
+#include "models/bert_forward.h"
 #include "models/session.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
@@ -215,6 +216,47 @@ TEST(Compress, FullRankReproducesTheDenseLogits) {
         ASSERT_EQ(out.size(), ref.size());
         EXPECT_LT(max_rel_diff(out.data(), ref.data(), ref.size()), 1e-4) << method_name(method);
     }
+}
+
+// The per-head merges of factored projections on trained weights: bert-mini-sst2 at rank 32
+// (every output projection and key at rank <= the head size 64, so every layer merges both)
+// gives the logits of the same model packed without merges and of the training forward.
+TEST(Compress, MergedProjectionsOnBertMiniMatchTheTrainingForward) {
+    FWSVD_REQUIRE_SHARED();
+    auto mini = BertModel::load(shared_dir() / "models" / "bert-mini-sst2");
+    CompressOptions o;
+    o.method = LowRankMethod::svd;
+    o.ranks = rank_of(32);
+    CompressResult r = compress_model(*mini, nullptr, o);
+    auto m = BertModel::from_flat(r.config, r.layout, std::move(r.flat));
+    Batch b;
+    std::mt19937 gen(5);
+    std::uniform_int_distribution<int32_t> id(1000, int32_t(m->config().vocab_size - 1));
+    for (int64_t len : {128, 77, 9}) {
+        std::vector<int32_t> ids(static_cast<size_t>(len));
+        for (auto& v : ids) v = id(gen);
+        ids.front() = 101;  // [CLS]
+        ids.back() = 102;   // [SEP]
+        b.add(ids.data(), nullptr, len);
+    }
+    Activations acts;
+    bert_forward(m->params(), m->layout(), b, acts, ForwardOptions{});
+    const std::vector<float> want(acts.logits, acts.logits + b.size() * m->config().num_labels());
+    auto merged = PackedBert::build(m, PackedBertOptions{});
+    PackedBertOptions none;
+    none.merge_value_output = false;
+    none.merge_query_key = false;
+    auto separate = PackedBert::build(m, none);
+    for (const PackedLayer& l : merged->layers()) {
+        EXPECT_TRUE(l.value_output_merged);
+        EXPECT_TRUE(l.query_key_merged);
+    }
+    const std::vector<float> got = Session(merged).logits(b);
+    const std::vector<float> sep = Session(separate).logits(b);
+    ASSERT_EQ(got.size(), want.size());
+    ASSERT_EQ(sep.size(), want.size());
+    EXPECT_LT(max_rel_diff(got.data(), want.data(), want.size()), 1e-5);
+    EXPECT_LT(max_rel_diff(got.data(), sep.data(), want.size()), 1e-5);
 }
 
 TEST(Compress, CheckpointRoundTripAndReport) {
