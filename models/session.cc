@@ -50,6 +50,16 @@ void run_linear(kernels::MatmulContext& ctx, const PackedLinear& l, float* out, 
     }
 }
 
+// The intermediate layer's activation over n floats in place, where the GEMM did not fuse it:
+// fwsvd's inference GELU for exact GELU, the training kernels' activation otherwise.
+void intermediate_activation(const PackedBert& packed, float* inter, int64_t n) {
+    if (packed.activation() == kernels::Activation::gelu) {
+        kernels::gelu_inference_forward(inter, inter, n);
+    } else {
+        kernels::activation_forward(packed.activation(), inter, inter, n);
+    }
+}
+
 }  // namespace
 
 Session::Buffer::~Buffer() {
@@ -330,13 +340,7 @@ void Session::cls_last_layer(int team) {
     kernels::layernorm_forward(cls, nullptr, nullptr, cls, lp.attn_ln_gamma, lp.attn_ln_beta, Bp, H,
                                eps);
     run_linear(mm, pl.inter, inter, t, cls, B);
-    if (!packed_->gelu_fused()) {
-        if (packed_->activation() == kernels::Activation::gelu) {
-            kernels::gelu_inference_forward(inter, inter, Bp * I);
-        } else {
-            kernels::activation_forward(packed_->activation(), inter, inter, Bp * I);
-        }
-    }
+    if (!packed_->gelu_fused()) intermediate_activation(*packed_, inter, Bp * I);
     run_linear(mm, pl.out, cls, t, inter, B);
     kernels::layernorm_forward(cls, nullptr, nullptr, cls, lp.out_ln_gamma, lp.out_ln_beta, Bp, H,
                                eps);
@@ -464,12 +468,7 @@ void Session::encoder(const Batch& batch, int t, int team, TeamErrors& errors) {
             run_linear(mm, pl.inter, inter + r0 * I, t_mid, x + r0 * H, n);
             if (!packed_->gelu_fused()) {
                 row_wise(np, I, [&](int64_t b, int64_t cnt) {
-                    if (packed_->activation() == kernels::Activation::gelu) {
-                        kernels::gelu_inference_forward(inter + b * I, inter + b * I, cnt * I);
-                    } else {
-                        kernels::activation_forward(packed_->activation(), inter + b * I,
-                                                    inter + b * I, cnt * I);
-                    }
+                    intermediate_activation(*packed_, inter + b * I, cnt * I);
                 });
             }
             run_linear(mm, pl.out, x + r0 * H, t_mid, inter + r0 * I, n);
