@@ -19,6 +19,7 @@ constexpr int64_t kAttentionSimdMaxQueryTile = 64;
 
 #define FWSVD_DECLARE_ISA_VARIANTS(isa)                                                            \
     void add_forward_##isa(float* out, const float* a, const float* b, int64_t n);                 \
+    void f32_to_bf16_##isa(uint16_t* out, const float* in, int64_t n);                             \
     void accumulate_##isa(float* dst, const float* src, int64_t n);                                \
     void square_accumulate_##isa(float* dst, const float* src, int64_t n);                         \
     void sum_rows_accumulate_##isa(float* dst, const float* src, int64_t rows, int64_t cols);      \

@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -12,6 +13,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "kernels/convert.h"
 
 namespace fwsvd::kernels {
 
@@ -74,6 +77,7 @@ struct Entry {
 struct ShapePrimitives {
     int64_t k = 0, n = 0;
     MatmulEpilogue epilogue = MatmulEpilogue::none;
+    MatmulPrecision precision = MatmulPrecision::f32;
     bool bias = false;
     memory::desc weights_md;  // the packed layout: every entry is created for it
     std::mutex mutex;
@@ -83,8 +87,10 @@ struct ShapePrimitives {
         return bias ? memory::desc({1, n}, Dt::f32, Tag::ab) : memory::desc();
     }
 
+    Dt input_type() const { return precision == MatmulPrecision::bf16 ? Dt::bf16 : Dt::f32; }
+
     dnnl::matmul::primitive_desc make_pd(int64_t rows, const memory::desc& weights) const {
-        const memory::desc src({rows, k}, Dt::f32, Tag::ab);
+        const memory::desc src({rows, k}, input_type(), Tag::ab);
         const memory::desc dst({rows, n}, Dt::f32, Tag::ab);
         return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, bias_md(), dst),
                                             make_attr(epilogue), cpu_engine());
@@ -122,20 +128,21 @@ struct ShapePrimitives {
 };
 
 std::shared_ptr<ShapePrimitives> shape_primitives(int64_t k, int64_t n, MatmulEpilogue epilogue,
-                                                  bool bias) {
+                                                  bool bias, MatmulPrecision precision) {
     static std::mutex mutex;
-    static std::map<std::tuple<int64_t, int64_t, int, bool>, std::shared_ptr<ShapePrimitives>>
+    static std::map<std::tuple<int64_t, int64_t, int, bool, int>, std::shared_ptr<ShapePrimitives>>
         registry;
     std::lock_guard<std::mutex> lock(mutex);
-    auto& slot = registry[{k, n, int(epilogue), bias}];
+    auto& slot = registry[{k, n, int(epilogue), bias, int(precision)}];
     if (!slot) {
         auto s = std::make_shared<ShapePrimitives>();
         s->k = k;
         s->n = n;
         s->epilogue = epilogue;
         s->bias = bias;
+        s->precision = precision;
         // The layout oneDNN wants for these weights, asked with a typical row count.
-        const memory::desc any({k, n}, Dt::f32, Tag::any);
+        const memory::desc any({k, n}, s->input_type(), Tag::any);
         s->weights_md = s->make_pd(128, any).weights_desc();
         slot = std::move(s);
     }
@@ -148,6 +155,15 @@ struct FreeDeleter {
 
 }  // namespace
 
+const char* precision_name(MatmulPrecision p) {
+    return p == MatmulPrecision::bf16 ? "bf16" : "f32";
+}
+
+bool bf16_matmul_supported() {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
+}
+
 int64_t matmul_padded_rows(int64_t m) {
     if (m <= 0) return 0;
     const int64_t full = m / kChunkRows * kChunkRows;
@@ -159,6 +175,8 @@ struct MatmulContext::Impl {
     dnnl::stream stream{cpu_engine()};
     std::unique_ptr<void, FreeDeleter> scratch;
     size_t scratch_bytes = 0;
+    std::unique_ptr<void, FreeDeleter> input16;  // bf16 matmuls' rounded input rows
+    size_t input16_bytes = 0;
     // Memory handles per primitive, re-pointed at each call's buffers (no allocation once made).
     struct Handles {
         memory src, dst, scratch;
@@ -174,14 +192,18 @@ struct MatmulContext::Impl {
         return handles.emplace(&e, std::move(h)).first->second;
     }
 
-    void* scratch_of(size_t bytes) {
-        if (bytes > scratch_bytes) {
+    static void* grow(std::unique_ptr<void, FreeDeleter>& buf, size_t& have, size_t bytes) {
+        if (bytes > have) {
             const size_t size = round_up(int64_t(bytes), 4096);
-            scratch.reset(std::aligned_alloc(4096, size));
-            if (!scratch) throw std::bad_alloc();
-            scratch_bytes = size;
+            buf.reset(std::aligned_alloc(4096, size));
+            if (!buf) throw std::bad_alloc();
+            have = size;
         }
-        return scratch.get();
+        return buf.get();
+    }
+    void* scratch_of(size_t bytes) { return grow(scratch, scratch_bytes, bytes); }
+    uint16_t* input16_of(int64_t elems) {
+        return static_cast<uint16_t*>(grow(input16, input16_bytes, size_t(elems) * 2));
     }
 };
 
@@ -196,12 +218,13 @@ struct PackedMatmul::Impl {
 };
 
 PackedMatmul::PackedMatmul(const float* weight, const float* bias, int64_t n, int64_t k,
-                           MatmulEpilogue epilogue)
-    : impl_(std::make_unique<Impl>()), n_(n), k_(k), epilogue_(epilogue) {
-    impl_->shape = shape_primitives(k, n, epilogue, bias != nullptr);
+                           MatmulEpilogue epilogue, MatmulPrecision precision)
+    : impl_(std::make_unique<Impl>()), n_(n), k_(k), epilogue_(epilogue), precision_(precision) {
+    impl_->shape = shape_primitives(k, n, epilogue, bias != nullptr, precision);
     dnnl::engine& engine = cpu_engine();
     dnnl::stream stream(engine);
-    // W [n, k] row-major is the [k, n] matrix in `ba` order; reorder it into the packed layout.
+    // W [n, k] row-major is the [k, n] matrix in `ba` order; reorder it into the packed layout
+    // (for bf16, oneDNN's reorder rounds each weight to nearest even).
     memory plain(memory::desc({k, n}, Dt::f32, Tag::ba), engine, const_cast<float*>(weight));
     impl_->weights = memory(impl_->shape->weights_md, engine);
     dnnl::reorder(plain, impl_->weights).execute(stream, plain, impl_->weights);
@@ -222,11 +245,36 @@ void PackedMatmul::run(MatmulContext& ctx, float* out, const float* inp, int64_t
     MatmulContext::Impl& c = *ctx.impl_;
     // oneDNN (OpenMP build) runs on omp_get_max_threads(), 1 inside a parallel region.
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    uint16_t* inp16 = nullptr;
+    if (precision_ == MatmulPrecision::bf16) {
+        const int64_t elems = matmul_padded_rows(m) * k_;
+        inp16 = c.input16_of(elems);
+        // Rounding is memory-bound; split it only when there is enough of it.
+        constexpr int64_t kMinPerThread = int64_t(1) << 15;
+        const int64_t team =
+            std::min<int64_t>(threads, std::max<int64_t>(1, elems / kMinPerThread));
+        if (team > 1) {
+#pragma omp parallel num_threads(int(team))
+            {
+                const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+                // 64-element pieces: whole cache lines of the output per thread.
+                const int64_t begin = elems * t / nt / 64 * 64;
+                const int64_t end = t + 1 == nt ? elems : elems * (t + 1) / nt / 64 * 64;
+                f32_to_bf16(inp16 + begin, inp + begin, end - begin);
+            }
+        } else {
+            f32_to_bf16(inp16, inp, elems);
+        }
+    }
     for (int64_t r0 = 0; r0 < m; r0 += kChunkRows) {
         const int64_t rows = m - r0 < kChunkRows ? m - r0 : kChunkRows;
         const Entry& e = impl_->shape->get(bucket_rows(rows), threads);
         MatmulContext::Impl::Handles& h = c.handles_for(e);
-        h.src.set_data_handle(const_cast<float*>(inp + r0 * k_));
+        if (inp16) {
+            h.src.set_data_handle(inp16 + r0 * k_);
+        } else {
+            h.src.set_data_handle(const_cast<float*>(inp + r0 * k_));
+        }
         h.dst.set_data_handle(out + r0 * n_);
         h.scratch.set_data_handle(c.scratch_of(e.scratch_bytes));
         // The C API with a stack array: dnnl.hpp's execute builds a std::vector per call.

@@ -26,6 +26,17 @@ enum class MatmulEpilogue {
     residual,  // out = acc + bias + out: out holds the residual on entry (oneDNN's sum post-op)
 };
 
+// The type the matmul multiplies in. f32: HF-exact arithmetic. bf16: the weights are rounded to
+// bfloat16 once when packed and each call's input rows when it runs (kernels::f32_to_bf16), the
+// products accumulate in f32 and the output, bias and epilogue stay f32: oneDNN's AVX512_BF16
+// kernels (VDPBF16PS) run about twice the f32 FLOP rate on CPUs that have them, at a relative
+// rounding error of about 2^-9 per input.
+enum class MatmulPrecision { f32, bf16 };
+const char* precision_name(MatmulPrecision p);
+// Whether this CPU runs bf16 matmuls natively (AVX512_BF16). Elsewhere oneDNN emulates them at a
+// fraction of the f32 speed (PackedMatmul still runs them; models/packed_bert.h refuses).
+bool bf16_matmul_supported();
+
 // Rows a call with m rows reads from inp and writes to out (>= m; rows >= m of the result hold
 // unspecified, finite-if-inputs-are values). Buffers passed to PackedMatmul::run must have them.
 int64_t matmul_padded_rows(int64_t m);
@@ -50,7 +61,7 @@ class PackedMatmul {
     // weight [n, k] row-major (PyTorch's [out, in]) and bias [n] (may be null) are copied: the
     // weight into oneDNN's blocked layout (a reorder), so the sources need not outlive this.
     PackedMatmul(const float* weight, const float* bias, int64_t n, int64_t k,
-                 MatmulEpilogue epilogue);
+                 MatmulEpilogue epilogue, MatmulPrecision precision = MatmulPrecision::f32);
     ~PackedMatmul();
     PackedMatmul(const PackedMatmul&) = delete;
     PackedMatmul& operator=(const PackedMatmul&) = delete;
@@ -58,12 +69,14 @@ class PackedMatmul {
     int64_t n() const { return n_; }
     int64_t k() const { return k_; }
     MatmulEpilogue epilogue() const { return epilogue_; }
+    MatmulPrecision precision() const { return precision_; }
     // Bytes of the packed weights (the blocked layout pads n and k to its blocks).
     size_t packed_bytes() const;
 
     // out[m, n] (row stride n) = epilogue(inp[m, k] (row stride k) · Wᵀ + bias). Reads and
-    // writes matmul_padded_rows(m) rows of inp and out. Threads: oneDNN's (OpenMP). Thread-safe
-    // with one MatmulContext per thread.
+    // writes matmul_padded_rows(m) rows of inp and out. bf16: inp's rows are rounded into the
+    // context's buffer first (on oneDNN's threads outside a parallel region). Threads: oneDNN's
+    // (OpenMP). Thread-safe with one MatmulContext per thread.
     void run(MatmulContext& ctx, float* out, const float* inp, int64_t m) const;
 
   private:
@@ -71,6 +84,7 @@ class PackedMatmul {
     std::unique_ptr<Impl> impl_;
     int64_t n_, k_;
     MatmulEpilogue epilogue_;
+    MatmulPrecision precision_;
 };
 
 }  // namespace fwsvd::kernels

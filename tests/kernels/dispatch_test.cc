@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <utility>
@@ -19,6 +20,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/attention.h"
+#include "kernels/convert.h"
 #include "kernels/elementwise.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
@@ -43,6 +45,43 @@ const int64_t kRows[] = {1, 3, 5};
 
 std::string shape_tag(int64_t rows, int64_t cols) {
     return "rows=" + std::to_string(rows) + " cols=" + std::to_string(cols);
+}
+
+// float -> bfloat16: the ref's rounding on known values, and every variant bit-equal to it.
+TEST(KernelDispatch, Bf16Rounding) {
+    const auto bits = [](uint32_t u) {
+        float x;
+        std::memcpy(&x, &u, sizeof x);
+        return x;
+    };
+    EXPECT_EQ(k::f32_to_bf16_one(1.0f), 0x3f80);
+    EXPECT_EQ(k::f32_to_bf16_one(-2.0f), 0xc000);
+    EXPECT_EQ(k::f32_to_bf16_one(bits(0x3f808000u)), 0x3f80);  // tie, even stays
+    EXPECT_EQ(k::f32_to_bf16_one(bits(0x3f818000u)), 0x3f82);  // tie, odd rounds up
+    EXPECT_EQ(k::f32_to_bf16_one(bits(0x3f808001u)), 0x3f81);  // above the tie
+    EXPECT_EQ(k::f32_to_bf16_one(bits(0x7f7fffffu)), 0x7f80);  // FLT_MAX rounds to infinity
+    EXPECT_EQ(k::f32_to_bf16_one(-std::numeric_limits<float>::infinity()), 0xff80);
+    EXPECT_EQ(k::f32_to_bf16_one(bits(0x7f800001u)), 0x7fc0);  // signalling NaN -> quiet
+    EXPECT_EQ(k::f32_to_bf16_one(bits(0x00018000u)), 0x0002);  // subnormal tie rounds to even
+    EXPECT_EQ(k::bf16_to_f32(0x3f82), bits(0x3f820000u));
+    Rng rng(107);
+    for (int64_t n : {1, 7, 8, 15, 16, 17, 33, 100, 1029}) {
+        SCOPED_TRACE("n=" + std::to_string(n));
+        std::vector<float> in = rng.vec<float>(n);
+        // Ties, NaNs, infinities, subnormals and signed zeros among the random values.
+        const uint32_t special[] = {0x3f808000u, 0x3f818000u, 0x7fc00001u, 0xff800001u,
+                                    0x7f800000u, 0x00018000u, 0x80000000u, 0x7f7fffffu};
+        for (int64_t i = 0; i < n; i += 3) in[size_t(i)] = bits(special[size_t(i / 3) % 8]);
+        std::vector<uint16_t> want(static_cast<size_t>(n)), got;
+        k::f32_to_bf16_ref(want.data(), in.data(), n);
+        for_each_isa([&] {
+            got.assign(size_t(n) + 1, 0xabcd);
+            k::f32_to_bf16(got.data(), in.data(), n);
+            EXPECT_EQ(got[size_t(n)], 0xabcd) << "wrote past the end";
+            got.resize(size_t(n));
+            EXPECT_EQ(got, want);
+        });
+    }
 }
 
 TEST(KernelDispatch, Elementwise) {

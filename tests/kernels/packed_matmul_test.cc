@@ -1,6 +1,6 @@
 // PackedMatmul (oneDNN matmul on weights packed once) against the scalar linear / activation
 // twins, for each epilogue, with and without bias, at row counts across the buckets and the
-// 1024-row chunks, from two threads at once.
+// 1024-row chunks, from two threads at once; in bf16 against the ref on bf16-rounded operands.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/activation.h"
+#include "kernels/convert.h"
 #include "kernels/linear.h"
 #include "kernels/packed_matmul.h"
 #include "tests/kernels/kernel_test_util.h"
@@ -100,6 +101,51 @@ TEST(PackedMatmul, ConcurrentCallsShareThePrimitives) {
     for (auto& o : outs) {
         o.resize(size_t(m * n));
         EXPECT_LE(rel_diff(o, want), kTol);
+    }
+}
+
+std::vector<float> rounded_to_bf16(std::vector<float> v) {
+    for (float& x : v) x = k::bf16_to_f32(k::f32_to_bf16_one(x));
+    return v;
+}
+
+// bf16: the weights are rounded when packed and the input rows at each call, the products
+// accumulate in f32. Against the double ref on the rounded operands, only the accumulation
+// differs (kTol); against the unrounded f32 ref, the rounding shows (< 1e-2 normwise, about
+// 2^-9 per operand: a wrong rounding or an input left unconverted fails one or the other).
+TEST(PackedMatmul, Bf16MatchesRefOnRoundedOperands) {
+    if (!k::bf16_matmul_supported()) GTEST_SKIP() << "this CPU lacks AVX512_BF16";
+    Rng rng(302);
+    for (auto e :
+         {k::MatmulEpilogue::none, k::MatmulEpilogue::gelu_erf, k::MatmulEpilogue::residual}) {
+        for (auto [n, kk] : {std::pair<int64_t, int64_t>{2, 33}, {100, 64}, {96, 768}}) {
+            const auto w = rng.vec<float>(n * kk), bias = rng.vec<float>(n);
+            const k::PackedMatmul mm(w.data(), bias.data(), n, kk, e, k::MatmulPrecision::bf16);
+            EXPECT_EQ(mm.precision(), k::MatmulPrecision::bf16);
+            const k::PackedMatmul f32(w.data(), bias.data(), n, kk, e);
+            EXPECT_LT(mm.packed_bytes(), f32.packed_bytes());  // two bytes a weight
+            for (int64_t m : {1, 17, 128, 1030}) {
+                SCOPED_TRACE("epilogue=" + std::to_string(int(e)) + " n=" + std::to_string(n) +
+                             " k=" + std::to_string(kk) + " m=" + std::to_string(m));
+                const int64_t rows = k::matmul_padded_rows(m);
+                const auto inp = rng.vec<float>(rows * kk);
+                const auto residual = rng.vec<float>(rows * n);
+                // Outside a parallel region (oneDNN's threads and the split rounding) and inside
+                // one (this thread alone).
+                for (bool nested : {false, true}) {
+                    k::MatmulContext ctx;
+                    std::vector<float> out = residual;
+#pragma omp parallel num_threads(1) if (nested)
+                    mm.run(ctx, out.data(), inp.data(), m);
+                    out.resize(size_t(m * n));
+                    const auto want = expected(rounded_to_bf16(inp), rounded_to_bf16(w),
+                                               bias.data(), residual, m, n, kk, e);
+                    EXPECT_LE(rel_diff(out, want), kTol);
+                    const auto exact = expected(inp, w, bias.data(), residual, m, n, kk, e);
+                    EXPECT_LE(rel_diff(out, exact), 1e-2);
+                }
+            }
+        }
     }
 }
 
