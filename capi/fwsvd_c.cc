@@ -118,12 +118,26 @@ const char* fwsvd_model_label(const fwsvd_model* model, int id) {
 }
 
 fwsvd_status fwsvd_session_create(const fwsvd_model* model, fwsvd_session** out) {
-    if (!model || !out) return fail(FWSVD_ERR_USAGE, "fwsvd_session_create: NULL argument");
+    return fwsvd_session_create_precision(model, "f32", out);
+}
+
+fwsvd_status fwsvd_session_create_precision(const fwsvd_model* model, const char* precision,
+                                            fwsvd_session** out) {
+    if (!model || !out || !precision) {
+        return fail(FWSVD_ERR_USAGE, "fwsvd_session_create: NULL argument");
+    }
     *out = nullptr;
     return guarded([&] {
+        fwsvd::PackedBertOptions options;
+        const std::string p = precision;
+        if (p == "bf16") {
+            options.precision = fwsvd::kernels::MatmulPrecision::bf16;
+        } else if (p != "f32") {
+            throw fwsvd::Error("fwsvd_session_create: unknown precision '" + p + "' (f32 or bf16)");
+        }
         auto s = std::make_unique<fwsvd_session>();
         s->owner = model;
-        s->session = std::make_unique<fwsvd::Session>(model->model);
+        s->session = std::make_unique<fwsvd::Session>(model->model, options);
         *out = s.release();
     });
 }

@@ -14,20 +14,23 @@ namespace fwsvd {
 namespace {
 
 using kernels::MatmulEpilogue;
+using kernels::MatmulPrecision;
 using kernels::PackedMatmul;
 
-PackedLinear pack_linear(const LinearParams& p, MatmulEpilogue epilogue, const char* what) {
+PackedLinear pack_linear(const LinearParams& p, MatmulEpilogue epilogue, const char* what,
+                         MatmulPrecision pr) {
     PackedLinear out;
     out.in = p.in;
     out.out = p.out;
     out.rank = p.rank;
     if (p.factored()) {
         FWSVD_CHECK(p.a && p.b, what, ": factored layer without its weight_a / weight_b");
-        out.a = std::make_unique<PackedMatmul>(p.a, nullptr, p.rank, p.in, MatmulEpilogue::none);
-        out.w = std::make_unique<PackedMatmul>(p.b, p.bias, p.out, p.rank, epilogue);
+        out.a =
+            std::make_unique<PackedMatmul>(p.a, nullptr, p.rank, p.in, MatmulEpilogue::none, pr);
+        out.w = std::make_unique<PackedMatmul>(p.b, p.bias, p.out, p.rank, epilogue, pr);
     } else {
         FWSVD_CHECK(p.weight, what, ": linear layer without its weight");
-        out.w = std::make_unique<PackedMatmul>(p.weight, p.bias, p.out, p.in, epilogue);
+        out.w = std::make_unique<PackedMatmul>(p.weight, p.bias, p.out, p.in, epilogue, pr);
     }
     return out;
 }
@@ -51,7 +54,7 @@ std::vector<float> stack_rows(const std::array<const float*, 3>& parts,
     return out;
 }
 
-void pack_qkv(PackedLayer& layer, const LayerParams& lp) {
+void pack_qkv(PackedLayer& layer, const LayerParams& lp, MatmulPrecision pr) {
     const std::array<const LinearParams*, 3> ps = {&lp.query, &lp.key, &lp.value};
     const int64_t h = lp.query.in;
     const bool all_dense = !ps[0]->factored() && !ps[1]->factored() && !ps[2]->factored();
@@ -64,30 +67,32 @@ void pack_qkv(PackedLayer& layer, const LayerParams& lp) {
         const std::vector<float> b =
             stack_rows({ps[0]->bias, ps[1]->bias, ps[2]->bias}, {h, h, h}, 1);
         layer.qkv =
-            std::make_unique<PackedMatmul>(w.data(), b.data(), 3 * h, h, MatmulEpilogue::none);
+            std::make_unique<PackedMatmul>(w.data(), b.data(), 3 * h, h, MatmulEpilogue::none, pr);
     } else if (all_factored) {
         // [Aq; Ak; Av] [rq + rk + rv, H]: one GEMM for the three first factors.
         layer.qkv_form = QkvForm::fused_factors;
         layer.ranks = {ps[0]->rank, ps[1]->rank, ps[2]->rank};
         const std::vector<float> a = stack_rows({ps[0]->a, ps[1]->a, ps[2]->a}, layer.ranks, h);
         const int64_t r3 = layer.ranks[0] + layer.ranks[1] + layer.ranks[2];
-        layer.qkv = std::make_unique<PackedMatmul>(a.data(), nullptr, r3, h, MatmulEpilogue::none);
+        layer.qkv =
+            std::make_unique<PackedMatmul>(a.data(), nullptr, r3, h, MatmulEpilogue::none, pr);
         for (size_t i = 0; i < 3; ++i) {
             layer.b[i] = std::make_unique<PackedMatmul>(ps[i]->b, ps[i]->bias, ps[i]->out,
-                                                        ps[i]->rank, MatmulEpilogue::none);
+                                                        ps[i]->rank, MatmulEpilogue::none, pr);
         }
     } else {
         layer.qkv_form = QkvForm::separate;
         const char* names[3] = {"query", "key", "value"};
         for (size_t i = 0; i < 3; ++i) {
-            layer.qkv_separate[i] = pack_linear(*ps[i], MatmulEpilogue::none, names[i]);
+            layer.qkv_separate[i] = pack_linear(*ps[i], MatmulEpilogue::none, names[i], pr);
         }
     }
 }
 
 // PackedLayer::value_output_merged: b[2] <- per head A_o,h B_v,h, attn_out <- B_o with the
 // folded bias. Products in double.
-void merge_value_output(PackedLayer& layer, const LayerParams& lp, int64_t heads, int64_t d) {
+void merge_value_output(PackedLayer& layer, const LayerParams& lp, int64_t heads, int64_t d,
+                        MatmulPrecision pr) {
     const LinearParams& v = lp.value;
     const LinearParams& o = lp.attn_out;
     const int64_t H = v.out, rv = v.rank, ro = o.rank;
@@ -120,19 +125,20 @@ void merge_value_output(PackedLayer& layer, const LayerParams& lp, int64_t heads
         for (int64_t j = 0; j < ro; ++j) s += double(o.b[i * ro + j]) * ab[size_t(j)];
         bias[size_t(i)] = float(s);
     }
-    layer.b[2] = std::make_unique<PackedMatmul>(w.data(), nullptr, H, rv, MatmulEpilogue::none);
+    layer.b[2] = std::make_unique<PackedMatmul>(w.data(), nullptr, H, rv, MatmulEpilogue::none, pr);
     layer.attn_out = PackedLinear{};
     layer.attn_out.in = H;
     layer.attn_out.out = H;
     layer.attn_out.rank = ro;
     layer.attn_out.w =
-        std::make_unique<PackedMatmul>(o.b, bias.data(), H, ro, MatmulEpilogue::residual);
+        std::make_unique<PackedMatmul>(o.b, bias.data(), H, ro, MatmulEpilogue::residual, pr);
     layer.value_output_merged = true;
 }
 
 // PackedLayer::query_key_merged: b[0] <- per head B_k,hᵀ B_q,h with bias B_k,hᵀ b_q,h, b[1]
 // dropped. Products in double.
-void merge_query_key(PackedLayer& layer, const LayerParams& lp, int64_t heads, int64_t d) {
+void merge_query_key(PackedLayer& layer, const LayerParams& lp, int64_t heads, int64_t d,
+                     MatmulPrecision pr) {
     const LinearParams& q = lp.query;
     const LinearParams& k = lp.key;
     const int64_t H = q.out, rq = q.rank, rk = k.rank;
@@ -156,7 +162,8 @@ void merge_query_key(PackedLayer& layer, const LayerParams& lp, int64_t heads, i
             bias[size_t(h * d + j)] = float(b);
         }
     }
-    layer.b[0] = std::make_unique<PackedMatmul>(w.data(), bias.data(), H, rq, MatmulEpilogue::none);
+    layer.b[0] =
+        std::make_unique<PackedMatmul>(w.data(), bias.data(), H, rq, MatmulEpilogue::none, pr);
     layer.b[1].reset();
     layer.query_key_merged = true;
 }
@@ -166,7 +173,12 @@ void merge_query_key(PackedLayer& layer, const LayerParams& lp, int64_t heads, i
 std::shared_ptr<const PackedBert> PackedBert::build(std::shared_ptr<const BertModel> model,
                                                     const PackedBertOptions& options) {
     FWSVD_CHECK(model != nullptr, "PackedBert: null model");
+    const MatmulPrecision pr = options.precision;
+    FWSVD_CHECK(pr == MatmulPrecision::f32 || kernels::bf16_matmul_supported(),
+                "bf16 inference needs a CPU with AVX512_BF16 (this one would emulate it, slower "
+                "than f32): use f32");
     std::shared_ptr<PackedBert> pb(new PackedBert());
+    pb->precision_ = pr;
     const BertConfig& c = model->config();
     const BertParams& p = model->params();
     pb->act_ = activation_of(c.hidden_act);
@@ -187,19 +199,20 @@ std::shared_ptr<const PackedBert> PackedBert::build(std::shared_ptr<const BertMo
     int64_t middle = 0;
     for (const LayerParams& lp : p.layers) {
         PackedLayer layer;
-        pack_qkv(layer, lp);
+        pack_qkv(layer, lp, pr);
         if (options.merge_query_key && layer.qkv_form == QkvForm::fused_factors &&
             lp.key.rank <= c.head_dim()) {
-            merge_query_key(layer, lp, c.num_attention_heads, c.head_dim());
+            merge_query_key(layer, lp, c.num_attention_heads, c.head_dim(), pr);
         }
         if (options.merge_value_output && layer.qkv_form == QkvForm::fused_factors &&
             lp.attn_out.factored() && lp.attn_out.rank <= c.head_dim()) {
-            merge_value_output(layer, lp, c.num_attention_heads, c.head_dim());
+            merge_value_output(layer, lp, c.num_attention_heads, c.head_dim(), pr);
         } else {
-            layer.attn_out = pack_linear(lp.attn_out, MatmulEpilogue::residual, "attention output");
+            layer.attn_out =
+                pack_linear(lp.attn_out, MatmulEpilogue::residual, "attention output", pr);
         }
-        layer.inter = pack_linear(lp.inter, inter_epilogue, "intermediate");
-        layer.out = pack_linear(lp.out, MatmulEpilogue::residual, "output");
+        layer.inter = pack_linear(lp.inter, inter_epilogue, "intermediate", pr);
+        layer.out = pack_linear(lp.out, MatmulEpilogue::residual, "output", pr);
         if (layer.qkv) bytes += layer.qkv->packed_bytes();
         for (const auto& b : layer.b) bytes += b ? b->packed_bytes() : 0;
         for (const auto& l : layer.qkv_separate) {
@@ -221,12 +234,14 @@ std::shared_ptr<const PackedBert> PackedBert::build(std::shared_ptr<const BertMo
         }
     }
     if (model->has_pooler()) {
-        pb->pooler_ = pack_linear(p.pooler, MatmulEpilogue::none, "pooler");
+        // The pooler and classifier run on the [CLS] rows only: f32 always.
+        pb->pooler_ = pack_linear(p.pooler, MatmulEpilogue::none, "pooler", MatmulPrecision::f32);
         bytes += bytes_of(pb->pooler_);
         middle = std::max(middle, pb->pooler_.rank);
     }
     if (model->has_classifier()) {
-        pb->classifier_ = pack_linear(p.classifier, MatmulEpilogue::none, "classifier");
+        pb->classifier_ =
+            pack_linear(p.classifier, MatmulEpilogue::none, "classifier", MatmulPrecision::f32);
         bytes += bytes_of(pb->classifier_);
         middle = std::max(middle, pb->classifier_.rank);
     }
@@ -242,12 +257,12 @@ std::shared_ptr<const PackedBert> PackedBert::of(std::shared_ptr<const BertModel
     // Keyed by the model's address: a live PackedBert holds its model, so the address cannot
     // be reused by another model while the entry can still be locked.
     static std::mutex mutex;
-    static std::map<const BertModel*, std::weak_ptr<const PackedBert>> registry;
+    static std::map<std::pair<const BertModel*, int>, std::weak_ptr<const PackedBert>> registry;
     std::lock_guard<std::mutex> lock(mutex);
     for (auto it = registry.begin(); it != registry.end();) {
         it = it->second.expired() ? registry.erase(it) : std::next(it);
     }
-    std::weak_ptr<const PackedBert>& slot = registry[model.get()];
+    std::weak_ptr<const PackedBert>& slot = registry[{model.get(), int(options.precision)}];
     if (auto existing = slot.lock()) return existing;
     // Built under the lock: a second Session of the same model waits for this one's packing
     // instead of packing again.

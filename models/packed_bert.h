@@ -82,12 +82,18 @@ struct PackedBertOptions {
     // Merge each layer's query and key per head (PackedLayer::query_key_merged) where Q/K/V are
     // factored (one GEMM for their first factors) and the key's rank is at most the head size.
     bool merge_query_key = true;
+    // The type every encoder linear layer multiplies in (kernels::MatmulPrecision): f32 (the
+    // default) is HF-exact; bf16 rounds weights once at packing and activations at each GEMM's
+    // input, accumulating in f32 (attention, LayerNorm, GELU, the pooler and classifier stay
+    // f32): about twice the GEMM speed on CPUs with AVX512_BF16, refused (Error) on others.
+    // Its effect on task scores is measured per model (bench/RESULTS.md), not assumed.
+    kernels::MatmulPrecision precision = kernels::MatmulPrecision::f32;
 };
 
 class PackedBert {
   public:
     // The packed form of `model`, built on first request and shared while any holder keeps it
-    // (one per model per process). Thread-safe. Options apply when it is built.
+    // (one per model and precision per process). Thread-safe. Options apply when it is built.
     static std::shared_ptr<const PackedBert> of(std::shared_ptr<const BertModel> model,
                                                 const PackedBertOptions& options = {});
     // A fresh packed form not shared with anyone (benchmarks comparing options).
@@ -100,6 +106,7 @@ class PackedBert {
     const PackedLinear& pooler() const { return pooler_; }
     const PackedLinear& classifier() const { return classifier_; }
     kernels::Activation activation() const { return act_; }
+    kernels::MatmulPrecision precision() const { return precision_; }
     bool gelu_fused() const { return gelu_fused_; }
     // Whether Session::forward may run the encoder in one parallel region (see
     // PackedBertOptions::region_max_layer_bytes).
@@ -120,6 +127,7 @@ class PackedBert {
     kernels::Activation act_ = kernels::Activation::gelu;
     bool gelu_fused_ = false;
     bool one_region_ = false;
+    kernels::MatmulPrecision precision_ = kernels::MatmulPrecision::f32;
     int64_t max_middle_ = 0;
     size_t packed_bytes_ = 0;
     size_t max_layer_bytes_ = 0;

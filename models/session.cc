@@ -24,9 +24,10 @@ namespace fwsvd {
 
 namespace {
 
-std::shared_ptr<const PackedBert> packed_of(std::shared_ptr<const BertModel> model) {
+std::shared_ptr<const PackedBert> packed_of(std::shared_ptr<const BertModel> model,
+                                            const PackedBertOptions& options) {
     FWSVD_CHECK(model != nullptr, "Session: null model");
-    return PackedBert::of(std::move(model));
+    return PackedBert::of(std::move(model), options);
 }
 
 // Row-wise work is split across threads only in pieces of at least this many floats: a fork-join
@@ -98,7 +99,8 @@ void Session::Buffer::reserve(int64_t n) {
     size_ = int64_t(bytes / sizeof(float));
 }
 
-Session::Session(std::shared_ptr<const BertModel> model) : Session(packed_of(std::move(model))) {}
+Session::Session(std::shared_ptr<const BertModel> model, const PackedBertOptions& options)
+    : Session(packed_of(std::move(model), options)) {}
 
 Session::Session(std::shared_ptr<const PackedBert> packed) : packed_(std::move(packed)) {
     FWSVD_CHECK(packed_ != nullptr, "Session: null packed model");

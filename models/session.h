@@ -16,7 +16,9 @@ namespace fwsvd {
 
 class Session {
   public:
-    explicit Session(std::shared_ptr<const BertModel> model);
+    // The model's packed form shared per model and precision (PackedBert::of; the options other
+    // than precision apply only if this Session is the first to pack it).
+    explicit Session(std::shared_ptr<const BertModel> model, const PackedBertOptions& options = {});
     // A Session over a given packed form (benchmarks comparing PackedBertOptions).
     explicit Session(std::shared_ptr<const PackedBert> packed);
 

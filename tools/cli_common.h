@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/bert_model.h"
+#include "models/packed_bert.h"
 #include "models/task.h"
 #include "runtime/error.h"
 #include "runtime/tokenizer.h"
@@ -33,11 +34,18 @@ struct DataFlags {
     int64_t max_len_for(const BertConfig& config) const;
 };
 
+// --precision f32|bf16: the type the encoder's linear layers multiply in
+// (PackedBertOptions::precision).
+void add_precision_option(CLI::App* app, std::string* precision);
+PackedBertOptions packed_options(const std::string& precision);
+
 struct RunFlags {
     int threads = 0;
     int64_t batch_size = 32;
+    std::string precision = "f32";
     void add_to(CLI::App* app);
     void apply() const;
+    PackedBertOptions packed() const { return packed_options(precision); }
 };
 
 struct LoadedModel {

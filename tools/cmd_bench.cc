@@ -24,6 +24,7 @@ struct BenchArgs {
     double seconds = 3.0;
     int64_t warmup = 10;
     bool json = false;
+    std::string precision = "f32";
 };
 
 // B sequences of `seq` random ids: [CLS]-like id first, then ids drawn from the vocabulary
@@ -60,7 +61,7 @@ void bench_command(const BenchArgs& a) {
 
     using Clock = std::chrono::steady_clock;
     const auto t_setup = Clock::now();
-    Session session(model);  // packs the weights (once per model)
+    Session session(model, packed_options(a.precision));  // packs the weights
     const double setup_ms =
         std::chrono::duration<double, std::milli>(Clock::now() - t_setup).count();
     std::vector<float> logits(size_t(a.batch * c.num_labels()));
@@ -95,6 +96,7 @@ void bench_command(const BenchArgs& a) {
         j["setup_ms"] = setup_ms;
         j["packed_mb"] = double(session.packed().packed_bytes()) / (1024.0 * 1024.0);
         j["isa"] = kernels::isa_name(kernels::active_isa());
+        j["precision"] = a.precision;
         std::cout << j.dump() << std::endl;
     } else {
         std::printf("%s: seq %lld, batch %lld, %d thread(s), %zu runs after %lld warm-up\n",
@@ -104,9 +106,9 @@ void bench_command(const BenchArgs& a) {
             "  median %.3f ms, min %.3f ms; %.3f GFLOP per forward: %.1f GFLOP/s (median), "
             "%.1f (min)\n",
             med, best, gflop, gflop / (med * 1e-3), gflop / (best * 1e-3));
-        std::printf("  packing %.1f ms, %.1f MiB packed weights, kernels %s\n", setup_ms,
-                    double(session.packed().packed_bytes()) / (1024.0 * 1024.0),
-                    kernels::isa_name(kernels::active_isa()));
+        std::printf("  packing %.1f ms, %.1f MiB packed weights, kernels %s, %s matmuls\n",
+                    setup_ms, double(session.packed().packed_bytes()) / (1024.0 * 1024.0),
+                    kernels::isa_name(kernels::active_isa()), a.precision.c_str());
     }
 }
 
@@ -132,6 +134,7 @@ void setup_bench(CLI::App* app) {
         ->capture_default_str()
         ->check(CLI::Range(int64_t(0), int64_t(1) << 20));
     sub->add_flag("--json", a->json, "Print one JSON object instead of text");
+    add_precision_option(sub, &a->precision);
     sub->callback([a] {
         int code = guarded([&] { bench_command(*a); });
         if (code != 0) throw CLI::RuntimeError(code);

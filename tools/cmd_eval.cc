@@ -46,7 +46,7 @@ void eval_command(const EvalArgs& a) {
     EncodedData data = encode_dataset(ds, *m.tokenizer, c, max_len, true);
     const std::string metric = primary_metric(c, data, a.metric);
 
-    Session session(m.model);
+    Session session(m.model, a.run.packed());
     std::vector<float> logits;
     double seconds = 0;
     {

@@ -57,7 +57,7 @@ void run_command(const RunArgs& a) {
         Dataset file = read_dataset(a.input, a.data.options(false));
         parts.push_back(encode_dataset(file, *m.tokenizer, c, a.data.max_len_for(c), false));
     }
-    Session session(m.model);
+    Session session(m.model, a.run.packed());
     for (const auto& part : parts) {
         std::vector<float> logits = predict_logits(session, part, a.run.batch_size, nullptr);
         const int64_t C = c.num_labels();

@@ -85,6 +85,36 @@ TEST(CApi, ClassifyEqualsTheSessionAndReportsBadText) {
     fwsvd_model_free(m);
 }
 
+// A bf16 session classifies like the f32 one (logits within bf16's rounding); unknown
+// precisions are refused.
+TEST(CApi, Bf16SessionAndUnknownPrecision) {
+    FWSVD_REQUIRE_SHARED();
+    fwsvd_model* m = nullptr;
+    ASSERT_EQ(fwsvd_model_open(sst2_dir().c_str(), &m), FWSVD_OK) << fwsvd_last_error();
+    fwsvd_session* s = nullptr;
+    EXPECT_EQ(fwsvd_session_create_precision(m, "fp8", &s), FWSVD_ERR_INVALID_INPUT);
+    EXPECT_NE(std::string(fwsvd_last_error()).find("fp8"), std::string::npos);
+    EXPECT_EQ(s, nullptr);
+    EXPECT_EQ(fwsvd_session_create_precision(m, nullptr, &s), FWSVD_ERR_USAGE);
+    if (__builtin_cpu_supports("avx512bf16")) {
+        fwsvd_session* f32 = nullptr;
+        ASSERT_EQ(fwsvd_session_create_precision(m, "f32", &f32), FWSVD_OK);
+        ASSERT_EQ(fwsvd_session_create_precision(m, "bf16", &s), FWSVD_OK) << fwsvd_last_error();
+        const char* texts[] = {"a charming and often affecting journey",
+                               "dull , tiresome and long"};
+        float a[4], b[4];
+        int la[2], lb[2];
+        ASSERT_EQ(fwsvd_classify(f32, 2, texts, nullptr, 0, a, nullptr, la), FWSVD_OK);
+        ASSERT_EQ(fwsvd_classify(s, 2, texts, nullptr, 0, b, nullptr, lb), FWSVD_OK);
+        for (int i = 0; i < 4; ++i) EXPECT_NEAR(a[i], b[i], 0.1);
+        EXPECT_EQ(la[0], lb[0]);
+        EXPECT_EQ(la[1], lb[1]);
+        fwsvd_session_free(f32);
+        fwsvd_session_free(s);
+    }
+    fwsvd_model_free(m);
+}
+
 // N threads × M requests of mixed lengths against one model: every result equals the
 // single-threaded one, bit for bit (same batch, same thread count inside each call).
 TEST(CApi, OneModelManyThreadsEachWithASession) {

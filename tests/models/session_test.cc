@@ -325,6 +325,46 @@ TEST(Session, MergedProjectionsMatchTrainingForward) {
     set_num_threads(saved);
 }
 
+// --precision bf16: dense and factored models (merged or not, one region or not) on 1 and 2
+// threads stay within bf16's rounding of the training forward's logits (5e-2 normwise; measured
+// below 1e-2), and differ from them by more than f32's 1e-5 (the encoder's GEMMs did round). The
+// packed form of each precision is its own (PackedBert::of), with half the weight bytes.
+TEST(Session, Bf16StaysWithinItsRoundingOfTrainingForward) {
+    if (!kernels::bf16_matmul_supported()) GTEST_SKIP() << "this CPU lacks AVX512_BF16";
+    const BertConfig c = small_config();
+    const int saved = num_threads();
+    PackedBertOptions bf16;
+    bf16.precision = kernels::MatmulPrecision::bf16;
+    for (bool factored : {false, true}) {
+        auto m = random_model(
+            c, factored ? varied_ranks(c, false) : std::map<std::string, int64_t>{}, 43);
+        const Batch b = test_batch(c, 19);
+        const std::vector<float> want = reference_logits(*m, b);
+        Session f32_session(m);
+        Session bf16_session(m, bf16);
+        EXPECT_EQ(bf16_session.packed().precision(), kernels::MatmulPrecision::bf16);
+        EXPECT_EQ(f32_session.packed().precision(), kernels::MatmulPrecision::f32);
+        EXPECT_LT(bf16_session.packed().packed_bytes(), f32_session.packed().packed_bytes());
+        EXPECT_EQ(&Session(m, bf16).packed(), &bf16_session.packed()) << "not shared";
+        for (bool region : {false, true}) {
+            PackedBertOptions o = bf16;
+            o.region_max_layer_bytes = region ? size_t(1) << 30 : 0;
+            Session session(PackedBert::build(m, o));
+            for (int threads : {1, 2}) {
+                SCOPED_TRACE("factored=" + std::to_string(factored) + " region=" +
+                             std::to_string(region) + " threads=" + std::to_string(threads));
+                set_num_threads(threads);
+                const std::vector<float> got = session.logits(b);
+                ASSERT_EQ(got.size(), want.size());
+                const double diff = max_rel_diff(got.data(), want.data(), got.size());
+                EXPECT_LT(diff, 5e-2);
+                EXPECT_GT(diff, kTol) << "no bf16 rounding seen";
+            }
+        }
+    }
+    set_num_threads(saved);
+}
+
 TEST(Session, LogitsDoNotDependOnEarlierBatches) {
     const BertConfig c = small_config();
     auto m = random_model(c, {}, 7);

@@ -289,6 +289,10 @@ TEST_F(CliBad, UnknownFlagsAndBadValues) {
     expect_cli_error(eval(data_, {"--max-len", "many"}), 2, {"--max-len"});
     expect_cli_error(run({}), 1, {"nothing to classify"});
     expect_cli_error(eval(data_, {"--metric", "bleu"}), 2, {"metric 'bleu' is not available"});
+    expect_cli_error(eval(data_, {"--precision", "f16"}), 2, {"--precision", "f16"});
+    expect_cli_error(run({"--text", "hi", "--precision", "int8"}), 2, {"--precision"});
+    expect_cli_error(run_tool("fwsvd", {"bench", model_.string(), "--precision", "fp32"}), 2,
+                     {"--precision"});
 }
 
 TEST_F(CliBad, MaxLenOutOfRange) {

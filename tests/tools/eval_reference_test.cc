@@ -1,4 +1,5 @@
-// fwsvd eval on the four real bert-mini checkpoints against transformers' dev scores and logits.
+// fwsvd eval on the four real bert-mini checkpoints against transformers' dev scores and logits,
+// in f32 (HF-exact) and in bf16 (--precision bf16, within the looser bounds its rounding allows).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -13,6 +14,7 @@ namespace {
 struct Case {
     const char* model;
     const char* data;
+    const char* precision = "f32";
 };
 
 class EvalReference : public ::testing::TestWithParam<Case> {};
@@ -20,25 +22,31 @@ class EvalReference : public ::testing::TestWithParam<Case> {};
 TEST_P(EvalReference, ScoreAndLogitsMatchTransformers) {
     FWSVD_REQUIRE_SHARED();
     const Case c = GetParam();
+    const bool bf16 = std::string(c.precision) == "bf16";
+    if (bf16 && !__builtin_cpu_supports("avx512bf16")) GTEST_SKIP() << "no AVX512_BF16 here";
     const auto model = shared_dir() / "models" / c.model;
     const auto data = shared_dir() / "data" / "glue" / c.data / "dev.tsv";
     TempDir tmp;
     const auto dump = tmp / "logits.safetensors";
     CmdResult r = run_tool("fwsvd", {"eval", model.string(), "--data", data.string(), "--json",
-                                     "--dump-logits", dump.string()});
+                                     "--dump-logits", dump.string(), "--precision", c.precision});
     ASSERT_EQ(r.code, 0) << r.err;
     auto j = nlohmann::json::parse(r.out);
 
     std::ifstream tin(model / "TRAINING.json");
     auto training = nlohmann::json::parse(tin);
-    // The primary metric is the one transformers reported, within 0.002.
+    // The primary metric is the one transformers reported, within 0.002 (f32) or 0.005 (bf16;
+    // measured on 2026-11-30: every bf16 score equal to f32's but STS-B's Pearson, 8e-5 lower).
     const std::map<std::string, std::string> names = {
         {"acc", "accuracy"}, {"pearson", "pearson"}, {"f1", "f1"}, {"mcc", "mcc"}};
     EXPECT_EQ(j["metric"], names.at(training["dev_metric"].get<std::string>()));
-    EXPECT_NEAR(j["value"].get<double>(), training["dev_score"].get<double>(), 0.002);
+    EXPECT_NEAR(j["value"].get<double>(), training["dev_score"].get<double>(),
+                bf16 ? 0.005 : 0.002);
     EXPECT_EQ(j["examples"].get<int64_t>(), training["dev_rows"].get<int64_t>());
 
-    // Every logit within 1e-3 absolute of transformers' logits, in file order.
+    // Every logit within 1e-3 absolute of transformers' logits in f32, in file order; in bf16
+    // within 0.1 (measured: at most 0.031) and visibly rounded (more than 1e-3 somewhere: the
+    // flag reached the matmuls).
     auto ours = SafetensorsFile::open(dump);
     auto ref = SafetensorsFile::open(model / "reference_dev_logits.safetensors");
     const std::string ref_name = ref->tensors().at(0).name;
@@ -49,7 +57,10 @@ TEST_P(EvalReference, ScoreAndLogitsMatchTransformers) {
     for (int64_t i = 0; i < a.numel(); ++i) {
         worst = std::max(worst, double(std::abs(a.data<float>()[i] - b.data<float>()[i])));
     }
-    EXPECT_LT(worst, 1e-3) << "max |logit - transformers' logit|";
+    EXPECT_LT(worst, bf16 ? 0.1 : 1e-3) << "max |logit - transformers' logit|";
+    if (bf16) {
+        EXPECT_GT(worst, 1e-3) << "bf16 logits as exact as f32's: was bf16 used?";
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(BertMini, EvalReference,
@@ -57,6 +68,16 @@ INSTANTIATE_TEST_SUITE_P(BertMini, EvalReference,
                                            Case{"bert-mini-stsb", "STS-B"},
                                            Case{"bert-mini-mrpc", "MRPC"},
                                            Case{"bert-mini-cola", "CoLA"}),
+                         [](const auto& param_info) {
+                             std::string n = param_info.param.model;
+                             return n.substr(n.rfind('-') + 1);
+                         });
+
+INSTANTIATE_TEST_SUITE_P(BertMiniBf16, EvalReference,
+                         ::testing::Values(Case{"bert-mini-sst2", "SST-2", "bf16"},
+                                           Case{"bert-mini-stsb", "STS-B", "bf16"},
+                                           Case{"bert-mini-mrpc", "MRPC", "bf16"},
+                                           Case{"bert-mini-cola", "CoLA", "bf16"}),
                          [](const auto& param_info) {
                              std::string n = param_info.param.model;
                              return n.substr(n.rfind('-') + 1);
