@@ -24,13 +24,18 @@ double peak_gflops(int threads);
 // The FMA loop: `iters` iterations of 16 independent vector FMA chains; returns FLOPs done.
 double fma_loop_avx512(int64_t iters);
 double fma_loop_avx2(int64_t iters);
+// The bf16 dot-product peak (VDPBF16PS, 64 FLOPs an instruction) of `threads` cores in GFLOP/s,
+// 0 on CPUs without AVX512_BF16; its loop.
+double peak_gflops_bf16(int threads);
+double dpbf16_loop_avx512(int64_t iters);
 
 // Times the loop body itself (wall clock, steady_clock) and reports, once the loop ends,
 // GFLOP/s = flops_per_iter · iterations / seconds and its share of peak_gflops(threads).
 class FlopTimer {
   public:
-    FlopTimer(benchmark::State& state, double flops_per_iter, int threads)
-        : state_(state), flops_(flops_per_iter), threads_(threads) {}
+    // bf16: also report the share of peak_gflops_bf16(threads) ("bf16 peak%").
+    FlopTimer(benchmark::State& state, double flops_per_iter, int threads, bool bf16 = false)
+        : state_(state), flops_(flops_per_iter), threads_(threads), bf16_(bf16) {}
     ~FlopTimer();
     // Wrap each iteration's work: start() before, stop() after.
     void start() { t0_ = std::chrono::steady_clock::now(); }
@@ -45,6 +50,7 @@ class FlopTimer {
     benchmark::State& state_;
     double flops_;
     int threads_;
+    bool bf16_;
     double seconds_ = 0;
     std::chrono::steady_clock::time_point t0_;
 };

@@ -193,5 +193,28 @@ BENCHMARK(BM_BertMerge)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
+// The encoder's linear layers in f32 (0) or bf16 (1, PackedBertOptions::precision) for the
+// models of BM_BertForward (0 BERT-base dense, 2 its rank 64, 5 bert-mini-sst2).
+void BM_BertPrecision(benchmark::State& st) {
+    static VariantSessions sessions;
+    const bool bf16 = st.range(1) != 0;
+    if (bf16 && !kernels::bf16_matmul_supported()) {
+        st.SkipWithError("this CPU lacks AVX512_BF16");
+        return;
+    }
+    PackedBertOptions options;
+    options.precision = bf16 ? kernels::MatmulPrecision::bf16 : kernels::MatmulPrecision::f32;
+    std::string name;
+    Session* session = variant_session(sessions, st.range(0), bf16, options, &name);
+    if (!session) return skip_missing_mini(st);
+    st.SetLabel(name + (bf16 ? ", bf16" : ", f32"));
+    time_forwards(st, *session, st.range(2), st.range(3), int(st.range(4)));
+}
+BENCHMARK(BM_BertPrecision)
+    ->ArgNames({"model", "bf16", "seq", "batch", "threads"})
+    ->ArgsProduct({{0, 2, 5}, {0, 1}, {128}, {1, 8}, {1, 2}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
 }  // namespace
 }  // namespace fwsvd::bench

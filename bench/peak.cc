@@ -16,6 +16,26 @@ void set_threads(int threads) {
     set_num_threads(threads);
 }
 
+namespace {
+
+// Best of 15 runs of `loop` on `threads` threads, in GFLOP/s.
+double best_rate(int threads, double (*loop)(int64_t)) {
+    const int64_t iters = 2000000;  // ~10 ms per thread at ~200 GFLOP/s
+    double best = 0;
+    for (int trial = 0; trial < 15; ++trial) {
+        double flops = 0;
+        const auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel num_threads(threads) reduction(+ : flops)
+        flops += loop(iters);
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        best = std::max(best, flops / s * 1e-9);
+    }
+    return best;
+}
+
+}  // namespace
+
 double peak_gflops(int threads) {
     static std::mutex mutex;
     static std::map<int, double> measured;
@@ -23,19 +43,18 @@ double peak_gflops(int threads) {
     auto it = measured.find(threads);
     if (it != measured.end()) return it->second;
     const bool avx512 = kernels::detected_isa() == kernels::Isa::avx512;
-    const int64_t iters = 2000000;  // ~10 ms per thread at ~200 GFLOP/s
-    double best = 0;
-    for (int trial = 0; trial < 15; ++trial) {
-        double flops = 0;
-        const auto t0 = std::chrono::steady_clock::now();
-#pragma omp parallel num_threads(threads) reduction(+ : flops)
-        flops += avx512 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
-        const double s =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        best = std::max(best, flops / s * 1e-9);
-    }
-    measured[threads] = best;
-    return best;
+    return measured[threads] = best_rate(threads, avx512 ? fma_loop_avx512 : fma_loop_avx2);
+}
+
+double peak_gflops_bf16(int threads) {
+    static std::mutex mutex;
+    static std::map<int, double> measured;
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = measured.find(threads);
+    if (it != measured.end()) return it->second;
+    __builtin_cpu_init();
+    const bool bf16 = __builtin_cpu_supports("avx512bf16");
+    return measured[threads] = bf16 ? best_rate(threads, dpbf16_loop_avx512) : 0.0;
 }
 
 FlopTimer::~FlopTimer() {
@@ -43,6 +62,10 @@ FlopTimer::~FlopTimer() {
     const double gflops = flops_ * double(state_.iterations()) / seconds_ * 1e-9;
     state_.counters["GFLOP/s"] = gflops;
     state_.counters["peak%"] = 100.0 * gflops / peak_gflops(threads_);
+    if (bf16_) {
+        const double peak = peak_gflops_bf16(threads_);
+        if (peak > 0) state_.counters["bf16 peak%"] = 100.0 * gflops / peak;
+    }
     state_.counters["threads"] = threads_;
 }
 

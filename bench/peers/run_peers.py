@@ -28,6 +28,11 @@ Steps:
     else of it); PyTorch and ORT run the model's graph as Hugging Face's BERT does. For the same
     work on both sides, ORT also runs a second export with that pruning (torch_bert.py
     --cls-last-layer), timed in the same round: the last two columns.
+ 5. bf16 (--bf16, on by default where the CPU has AVX512_BF16): fwsvd also runs each model with
+    `--precision bf16` (weights and GEMM inputs rounded to bfloat16, f32 accumulation) in the same
+    rounds; its logits are checked against PyTorch's within --bf16-tol relative to the largest
+    |logit|, and a second table gives its medians and ratios. The peers stay f32 (neither has a
+    bf16 CPU path for these graphs here), so that table compares different arithmetic: it says so.
 
 Peer settings (each the best found on this machine; see RESULTS.md):
   PyTorch 1.13 (Debian): torch.set_num_threads(n), set_num_interop_threads(1),
@@ -183,6 +188,8 @@ class Peers:
         def logits(p):
             return [json.loads(l)["logits"] for l in p.stdout.splitlines() if l.strip()]
         fw = logits(sh([self.a.fwsvd, "run", m["dir"], "--input", ids_path, "--threads", "1"]))
+        fb = (logits(sh([self.a.fwsvd, "run", m["dir"], "--input", ids_path, "--threads", "1",
+                         "--precision", "bf16"])) if self.a.bf16 else None)
         tq = logits(sh([sys.executable, os.path.join(HERE, "torch_bert.py"), m["dir"],
                         "--input", ids_path, "--threads", "1"], env=self.torch_env(1)))
         oq = logits(sh(["node", os.path.join(HERE, "ort_bench.js"), m["onnx"], "--input",
@@ -195,13 +202,14 @@ class Peers:
         scale = max(abs(v) for r in fw for v in r)
         return {"fwsvd_torch": maxdiff(fw, tq), "fwsvd_ort": maxdiff(fw, oq),
                 "torch_ort": maxdiff(tq, oq), "fwsvd_ort_cls": maxdiff(fw, oc),
-                "max_abs_logit": scale}
+                "bf16_torch": maxdiff(fb, tq) if fb else None, "max_abs_logit": scale}
 
     # -- timing
-    def time_fwsvd(self, m, t):
+    def time_fwsvd(self, m, t, precision="f32"):
         a = self.a
         p = sh([a.fwsvd, "bench", m["dir"], "--seq", str(a.seq), "--batch", str(a.batch),
-                "--threads", str(t), "--seconds", str(a.seconds), "--json"])
+                "--threads", str(t), "--seconds", str(a.seconds), "--json", "--precision",
+                precision])
         return last_json(p)["median_ms"]
 
     def time_torch(self, m, t, variant=None):
@@ -246,6 +254,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--tol", type=float, default=1e-3, help="max |logit difference| allowed")
+    ap.add_argument("--bf16", default="auto", choices=["auto", "on", "off"],
+                    help="also time fwsvd --precision bf16 (auto: when the CPU has AVX512_BF16)")
+    ap.add_argument("--bf16-tol", type=float, default=0.05,
+                    help="max |bf16 logit - PyTorch's| / max |logit| allowed")
     ap.add_argument("--torch-mode", default="eager", choices=["eager", "trace", "freeze", "optimize"])
     ap.add_argument("--torch-wait-policy", default="PASSIVE",
                     help="OMP_WAIT_POLICY for PyTorch ('' leaves it unset)")
@@ -261,6 +273,11 @@ def main():
     a = ap.parse_args()
     a.fwsvd = os.path.abspath(a.fwsvd)
     a.models = a.models.split(",")
+    if a.bf16 == "auto":
+        with open("/proc/cpuinfo") as f:
+            a.bf16 = " avx512_bf16" in f.read()
+    else:
+        a.bf16 = a.bf16 == "on"
     threads = [int(t) for t in a.threads.split(",")]
 
     peers = Peers(a)
@@ -281,6 +298,13 @@ def main():
               f"fwsvd-ORT [CLS]-only last layer {d['fwsvd_ort_cls']:.2e} "
               f"(|logits| up to {d['max_abs_logit']:.3f}; tolerance {a.tol:g}) "
               f"{'OK' if good else 'FAILED'}", flush=True)
+        if d["bf16_torch"] is not None:
+            rel = d["bf16_torch"] / max(d["max_abs_logit"], 1e-30)
+            good_bf16 = rel <= a.bf16_tol
+            ok &= good_bf16
+            print(f"agreement {m['label']} bf16: max |logit diff| fwsvd bf16-torch "
+                  f"{d['bf16_torch']:.2e}, {rel:.2e} of the largest |logit| (tolerance "
+                  f"{a.bf16_tol:g}) {'OK' if good_bf16 else 'FAILED'}", flush=True)
     if not ok:
         raise SystemExit("logits disagree beyond the tolerance")
     if a.skip_timing:
@@ -330,13 +354,17 @@ def main():
                 p = peers.time_torch(m, t)
                 o = peers.time_ort(m, t)
                 oc = peers.time_ort(m, t, cls_last_layer=True)
+                fb = peers.time_fwsvd(m, t, "bf16") if a.bf16 else None
                 l1 = load1()
                 loads += [l0, l1]
-                for k, v in (("fwsvd", f), ("torch", p), ("ort", o), ("ort_cls", oc)):
-                    res.setdefault((m["key"], t, k), []).append(v)
+                for k, v in (("fwsvd", f), ("torch", p), ("ort", o), ("ort_cls", oc),
+                             ("fwsvd_bf16", fb)):
+                    if v is not None:
+                        res.setdefault((m["key"], t, k), []).append(v)
                 print(f"round {r + 1} load {l0:.2f}->{l1:.2f} {m['label']}, {t} thread(s): "
                       f"fwsvd {f:.2f} ms, torch {p:.2f} ms, ORT {o:.2f} ms, "
-                      f"ORT [CLS]-only last layer {oc:.2f} ms", flush=True)
+                      f"ORT [CLS]-only last layer {oc:.2f} ms"
+                      + (f", fwsvd bf16 {fb:.2f} ms" if fb is not None else ""), flush=True)
     print(f"\nseq {a.seq}, batch {a.batch}; medians over {a.rounds} rounds of each run's median "
           f"({a.seconds:g} s per run); 1-min load during the runs {min(loads):.2f}-{max(loads):.2f}\n")
     print("| model | threads | fwsvd ms | PyTorch ms | ORT ms | fwsvd/ORT | fwsvd/PyTorch "
@@ -348,6 +376,18 @@ def main():
                            for k in ("fwsvd", "torch", "ort", "ort_cls"))
             print(f"| {m['label']} | {t} | {f:.2f} | {p:.2f} | {o:.2f} | {f / o:.2f} | {f / p:.2f} "
                   f"| {oc:.2f} | {f / oc:.2f} |")
+    if a.bf16:
+        print("\nfwsvd --precision bf16 (bf16 weights and GEMM inputs, f32 accumulation) against the "
+              "same f32 peer runs: different arithmetic, not a like-for-like ratio\n")
+        print("| model | threads | fwsvd bf16 ms | fwsvd f32 ms | bf16/f32 | bf16/ORT | bf16/PyTorch "
+              "| bf16/ORT [CLS]-only last layer |")
+        print("|---|---|---|---|---|---|---|---|")
+        for m in models:
+            for t in threads:
+                fb, f, p, o, oc = (statistics.median(res[(m["key"], t, k)])
+                                   for k in ("fwsvd_bf16", "fwsvd", "torch", "ort", "ort_cls"))
+                print(f"| {m['label']} | {t} | {fb:.2f} | {f:.2f} | {fb / f:.2f} | {fb / o:.2f} "
+                      f"| {fb / p:.2f} | {fb / oc:.2f} |")
 
 
 if __name__ == "__main__":
