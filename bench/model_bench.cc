@@ -92,7 +92,8 @@ void time_forwards(benchmark::State& st, Session& session, int64_t seq, int64_t 
     const Batch b = random_batch(session.model().config(), seq, batch);
     std::vector<float> logits(size_t(batch * session.model().config().num_labels()));
     for (int i = 0; i < 2; ++i) session.forward(b, logits.data());
-    FlopTimer timer(st, forward_flops(session.packed(), b), threads);
+    FlopTimer timer(st, forward_flops(session.packed(), b), threads,
+                    session.packed().precision() == kernels::MatmulPrecision::bf16);
     for (auto _ : st) {
         timer.start();
         session.forward(b, logits.data());
