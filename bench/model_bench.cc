@@ -158,17 +158,23 @@ BENCHMARK(BM_BertGelu)
 void BM_BertRegion(benchmark::State& st) {
     static VariantSessions sessions;
     const bool region = st.range(1) != 0;
+    const bool bf16 = st.range(5) != 0;
+    if (bf16 && !kernels::bf16_matmul_supported()) {
+        st.SkipWithError("this CPU lacks AVX512_BF16");
+        return;
+    }
     PackedBertOptions options;
     options.region_max_layer_bytes = region ? SIZE_MAX : 0;
+    options.precision = bf16 ? kernels::MatmulPrecision::bf16 : kernels::MatmulPrecision::f32;
     std::string name;
-    Session* session = variant_session(sessions, st.range(0), region, options, &name);
+    Session* session = variant_session(sessions, st.range(0), region + 2 * bf16, options, &name);
     if (!session) return skip_missing_mini(st);
-    st.SetLabel(name + (region ? ", one region" : ", oneDNN's split"));
+    st.SetLabel(name + (region ? ", one region" : ", oneDNN's split") + (bf16 ? ", bf16" : ""));
     time_forwards(st, *session, st.range(2), st.range(3), int(st.range(4)));
 }
 BENCHMARK(BM_BertRegion)
-    ->ArgNames({"model", "region", "seq", "batch", "threads"})
-    ->ArgsProduct({{0, 2, 3, 4, 5}, {1, 0}, {128}, {1}, {2}})
+    ->ArgNames({"model", "region", "seq", "batch", "threads", "bf16"})
+    ->ArgsProduct({{0, 2, 3, 4, 5}, {1, 0}, {128}, {1}, {2}, {0, 1}})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
