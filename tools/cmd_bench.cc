@@ -96,7 +96,7 @@ void bench_command(const BenchArgs& a) {
         j["setup_ms"] = setup_ms;
         j["packed_mb"] = double(session.packed().packed_bytes()) / (1024.0 * 1024.0);
         j["isa"] = kernels::isa_name(kernels::active_isa());
-        j["precision"] = a.precision;
+        j["precision"] = kernels::precision_name(session.packed().precision());
         std::cout << j.dump() << std::endl;
     } else {
         std::printf("%s: seq %lld, batch %lld, %d thread(s), %zu runs after %lld warm-up\n",
@@ -108,7 +108,8 @@ void bench_command(const BenchArgs& a) {
             med, best, gflop, gflop / (med * 1e-3), gflop / (best * 1e-3));
         std::printf("  packing %.1f ms, %.1f MiB packed weights, kernels %s, %s matmuls\n",
                     setup_ms, double(session.packed().packed_bytes()) / (1024.0 * 1024.0),
-                    kernels::isa_name(kernels::active_isa()), a.precision.c_str());
+                    kernels::isa_name(kernels::active_isa()),
+                    kernels::precision_name(session.packed().precision()));
     }
 }
 
