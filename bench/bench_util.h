@@ -27,6 +27,9 @@ double fma_loop_avx2(int64_t iters);
 // The bf16 dot-product peak (VDPBF16PS, 64 FLOPs an instruction) of `threads` cores in GFLOP/s,
 // 0 on CPUs without AVX512_BF16; its loop.
 double peak_gflops_bf16(int threads);
+// For a benchmark case that asks for bf16 on a CPU without AVX512_BF16: marks it skipped and
+// returns true.
+bool skip_without_bf16(benchmark::State& state, bool bf16);
 double dpbf16_loop_avx512(int64_t iters);
 
 // Times the loop body itself (wall clock, steady_clock) and reports, once the loop ends,

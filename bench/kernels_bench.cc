@@ -134,10 +134,7 @@ void BM_PackedGemmPrecision(benchmark::State& st) {
     const int64_t m = st.range(0), kk = st.range(1), n = st.range(2);
     const bool bf16 = st.range(3) != 0;
     const int threads = int(st.range(4));
-    if (bf16 && !k::bf16_matmul_supported()) {
-        st.SkipWithError("this CPU lacks AVX512_BF16");
-        return;
-    }
+    if (skip_without_bf16(st, bf16)) return;
     set_threads(threads);
     const int64_t rows = k::matmul_padded_rows(m);
     const auto x = normal(size_t(rows * kk), 1.0f, 1), w = normal(size_t(n * kk), 0.02f, 3),

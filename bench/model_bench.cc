@@ -159,10 +159,7 @@ void BM_BertRegion(benchmark::State& st) {
     static VariantSessions sessions;
     const bool region = st.range(1) != 0;
     const bool bf16 = st.range(5) != 0;
-    if (bf16 && !kernels::bf16_matmul_supported()) {
-        st.SkipWithError("this CPU lacks AVX512_BF16");
-        return;
-    }
+    if (skip_without_bf16(st, bf16)) return;
     PackedBertOptions options;
     options.region_max_layer_bytes = region ? SIZE_MAX : 0;
     options.precision = bf16 ? kernels::MatmulPrecision::bf16 : kernels::MatmulPrecision::f32;
@@ -205,10 +202,7 @@ BENCHMARK(BM_BertMerge)
 void BM_BertPrecision(benchmark::State& st) {
     static VariantSessions sessions;
     const bool bf16 = st.range(1) != 0;
-    if (bf16 && !kernels::bf16_matmul_supported()) {
-        st.SkipWithError("this CPU lacks AVX512_BF16");
-        return;
-    }
+    if (skip_without_bf16(st, bf16)) return;
     PackedBertOptions options;
     options.precision = bf16 ? kernels::MatmulPrecision::bf16 : kernels::MatmulPrecision::f32;
     std::string name;

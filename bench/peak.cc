@@ -8,6 +8,7 @@
 
 #include "bench/bench_util.h"
 #include "kernels/cpu.h"
+#include "kernels/packed_matmul.h"
 #include "runtime/parallel.h"
 
 namespace fwsvd::bench {
@@ -34,27 +35,35 @@ double best_rate(int threads, double (*loop)(int64_t)) {
     return best;
 }
 
+// measure(threads), computed once per (cache, thread count) in this process.
+double measured_once(std::map<int, double>& cache, int threads, double (*measure)(int)) {
+    static std::mutex mutex;
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = cache.find(threads);
+    return it != cache.end() ? it->second : cache[threads] = measure(threads);
+}
+
 }  // namespace
 
 double peak_gflops(int threads) {
-    static std::mutex mutex;
-    static std::map<int, double> measured;
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = measured.find(threads);
-    if (it != measured.end()) return it->second;
-    const bool avx512 = kernels::detected_isa() == kernels::Isa::avx512;
-    return measured[threads] = best_rate(threads, avx512 ? fma_loop_avx512 : fma_loop_avx2);
+    static std::map<int, double> cache;
+    return measured_once(cache, threads, [](int n) {
+        const bool avx512 = kernels::detected_isa() == kernels::Isa::avx512;
+        return best_rate(n, avx512 ? fma_loop_avx512 : fma_loop_avx2);
+    });
 }
 
 double peak_gflops_bf16(int threads) {
-    static std::mutex mutex;
-    static std::map<int, double> measured;
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = measured.find(threads);
-    if (it != measured.end()) return it->second;
-    __builtin_cpu_init();
-    const bool bf16 = __builtin_cpu_supports("avx512bf16");
-    return measured[threads] = bf16 ? best_rate(threads, dpbf16_loop_avx512) : 0.0;
+    static std::map<int, double> cache;
+    return measured_once(cache, threads, [](int n) {
+        return kernels::bf16_matmul_supported() ? best_rate(n, dpbf16_loop_avx512) : 0.0;
+    });
+}
+
+bool skip_without_bf16(benchmark::State& state, bool bf16) {
+    if (!bf16 || kernels::bf16_matmul_supported()) return false;
+    state.SkipWithError("this CPU lacks AVX512_BF16");
+    return true;
 }
 
 FlopTimer::~FlopTimer() {

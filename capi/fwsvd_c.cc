@@ -129,11 +129,9 @@ fwsvd_status fwsvd_session_create_precision(const fwsvd_model* model, const char
     *out = nullptr;
     return guarded([&] {
         fwsvd::PackedBertOptions options;
-        const std::string p = precision;
-        if (p == "bf16") {
-            options.precision = fwsvd::kernels::MatmulPrecision::bf16;
-        } else if (p != "f32") {
-            throw fwsvd::Error("fwsvd_session_create: unknown precision '" + p + "' (f32 or bf16)");
+        if (!fwsvd::kernels::parse_precision(precision, &options.precision)) {
+            throw fwsvd::Error(std::string("fwsvd_session_create: unknown precision '") +
+                               precision + "' (f32 or bf16)");
         }
         auto s = std::make_unique<fwsvd_session>();
         s->owner = model;

@@ -159,6 +159,16 @@ const char* precision_name(MatmulPrecision p) {
     return p == MatmulPrecision::bf16 ? "bf16" : "f32";
 }
 
+bool parse_precision(const std::string& name, MatmulPrecision* out) {
+    for (MatmulPrecision p : {MatmulPrecision::f32, MatmulPrecision::bf16}) {
+        if (name == precision_name(p)) {
+            *out = p;
+            return true;
+        }
+    }
+    return false;
+}
+
 bool bf16_matmul_supported() {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512bf16");

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace fwsvd::kernels {
 
@@ -33,6 +34,8 @@ enum class MatmulEpilogue {
 // rounding error of about 2^-9 per input.
 enum class MatmulPrecision { f32, bf16 };
 const char* precision_name(MatmulPrecision p);
+// The precision named "f32" or "bf16" (precision_name's names); false for any other name.
+bool parse_precision(const std::string& name, MatmulPrecision* out);
 // Whether this CPU runs bf16 matmuls natively (AVX512_BF16). Elsewhere oneDNN emulates them at a
 // fraction of the f32 speed (PackedMatmul still runs them; models/packed_bert.h refuses).
 bool bf16_matmul_supported();

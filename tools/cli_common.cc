@@ -81,9 +81,7 @@ void add_precision_option(CLI::App* app, std::string* precision) {
 
 PackedBertOptions packed_options(const std::string& precision) {
     PackedBertOptions o;
-    if (precision == "bf16") {
-        o.precision = kernels::MatmulPrecision::bf16;
-    } else if (precision != "f32") {
+    if (!kernels::parse_precision(precision, &o.precision)) {
         throw Error(str_cat("--precision: unknown type '", precision, "' (f32 or bf16)"),
                     ErrorKind::usage);
     }

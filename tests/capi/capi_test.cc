@@ -96,7 +96,7 @@ TEST(CApi, Bf16SessionAndUnknownPrecision) {
     EXPECT_NE(std::string(fwsvd_last_error()).find("fp8"), std::string::npos);
     EXPECT_EQ(s, nullptr);
     EXPECT_EQ(fwsvd_session_create_precision(m, nullptr, &s), FWSVD_ERR_USAGE);
-    if (__builtin_cpu_supports("avx512bf16")) {
+    if (kernels::bf16_matmul_supported()) {
         fwsvd_session* f32 = nullptr;
         ASSERT_EQ(fwsvd_session_create_precision(m, "f32", &f32), FWSVD_OK);
         ASSERT_EQ(fwsvd_session_create_precision(m, "bf16", &s), FWSVD_OK) << fwsvd_last_error();

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/packed_matmul.h"
 #include "tests/bad_input_util.h"
 #include "tests/tools/cli_util.h"
 
@@ -40,7 +41,7 @@ TEST_F(BenchCli, JsonHasLatencyFlopsAndPrecision) {
     EXPECT_EQ(f32["seq"], 16);
     EXPECT_EQ(f32["batch"], 2);
     EXPECT_EQ(f32["precision"], "f32");
-    if (!__builtin_cpu_supports("avx512bf16")) {
+    if (!kernels::bf16_matmul_supported()) {
         // Refused with a clear error where oneDNN would only emulate bf16.
         CmdResult r = run_tool("fwsvd", {"bench", model_.string(), "--precision", "bf16"});
         EXPECT_EQ(r.code, 1) << r.err;

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "kernels/packed_matmul.h"
 #include "runtime/safetensors.h"
 #include "tests/tools/cli_util.h"
 
@@ -23,7 +24,7 @@ TEST_P(EvalReference, ScoreAndLogitsMatchTransformers) {
     FWSVD_REQUIRE_SHARED();
     const Case c = GetParam();
     const bool bf16 = std::string(c.precision) == "bf16";
-    if (bf16 && !__builtin_cpu_supports("avx512bf16")) GTEST_SKIP() << "no AVX512_BF16 here";
+    if (bf16 && !kernels::bf16_matmul_supported()) GTEST_SKIP() << "no AVX512_BF16 here";
     const auto model = shared_dir() / "models" / c.model;
     const auto data = shared_dir() / "data" / "glue" / c.data / "dev.tsv";
     TempDir tmp;
