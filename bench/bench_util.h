@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "models/batch.h"
-#include "models/bert_model.h"
+#include "models/model.h"
 
 namespace fwsvd::bench {
 
@@ -59,12 +59,12 @@ class FlopTimer {
 };
 
 // BERT-base shape (12 layers, hidden 768, 12 heads, FFN 3072, GELU, 2 labels) and BERT-mini's.
-BertConfig bert_base_config();
+ModelConfig bert_base_config();
 // A model with normal(0, 0.02) weights (LayerNorm gammas 1), every encoder linear layer
 // factored at `rank` (0: dense), fixed seed.
-std::shared_ptr<const BertModel> random_bert(const BertConfig& config, int64_t rank,
-                                             uint64_t seed = 7);
+std::shared_ptr<const Model> random_bert(const ModelConfig& config, int64_t rank,
+                                         uint64_t seed = 7);
 // `batch` sequences of `seq` random ids (fixed seed).
-Batch random_batch(const BertConfig& config, int64_t seq, int64_t batch, uint64_t seed = 1234);
+Batch random_batch(const ModelConfig& config, int64_t seq, int64_t batch, uint64_t seed = 1234);
 
 }  // namespace fwsvd::bench

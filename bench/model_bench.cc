@@ -14,15 +14,14 @@
 
 namespace fwsvd::bench {
 
-BertConfig bert_base_config() {
-    BertConfig c;  // the defaults are BERT-base's
+ModelConfig bert_base_config() {
+    ModelConfig c;  // the defaults are BERT-base's
     c.hidden_act = "gelu";
     c.set_num_labels(2);
     return c;
 }
 
-std::shared_ptr<const BertModel> random_bert(const BertConfig& config, int64_t rank,
-                                             uint64_t seed) {
+std::shared_ptr<const Model> random_bert(const ModelConfig& config, int64_t rank, uint64_t seed) {
     LayoutOptions options;
     if (rank > 0) {
         for (const auto& prefix : encoder_linear_prefixes(config)) options.ranks[prefix] = rank;
@@ -37,10 +36,10 @@ std::shared_ptr<const BertModel> random_bert(const BertConfig& config, int64_t r
             e.kind == ParamKind::layernorm && e.name.compare(e.name.size() - 7, 7, ".weight") == 0;
         for (int64_t i = 0; i < e.numel; ++i) p[i] = gamma ? 1.0f : normal(gen);
     }
-    return BertModel::from_flat(config, layout, std::move(flat));
+    return Model::from_flat(config, layout, std::move(flat));
 }
 
-Batch random_batch(const BertConfig& config, int64_t seq, int64_t batch, uint64_t seed) {
+Batch random_batch(const ModelConfig& config, int64_t seq, int64_t batch, uint64_t seed) {
     std::mt19937_64 gen(seed);
     std::uniform_int_distribution<int32_t> id(0, int32_t(config.vocab_size - 1));
     Batch b;
@@ -74,11 +73,11 @@ Session* session_of(int64_t id, std::string* name) {
     }
     auto it = sessions.find(id);
     if (it != sessions.end()) return it->second.get();
-    std::shared_ptr<const BertModel> model;
+    std::shared_ptr<const Model> model;
     if (id == 5) {
         const auto dir = shared_dir() / "models" / "bert-mini-sst2";
         if (!std::filesystem::exists(dir / "model.safetensors")) return nullptr;
-        model = BertModel::load(dir);
+        model = Model::load(dir);
     } else {
         model = random_bert(bert_base_config(), kRanks[id]);
     }
@@ -122,13 +121,13 @@ BENCHMARK(BM_BertForward)
 // per (id, on) kept for the run; null when the model is missing.
 using VariantSessions = std::map<std::pair<int64_t, int64_t>, std::unique_ptr<Session>>;
 Session* variant_session(VariantSessions& sessions, int64_t id, int64_t on,
-                         const PackedBertOptions& options, std::string* name) {
+                         const PackedOptions& options, std::string* name) {
     Session* shared = session_of(id, name);
     if (!shared) return nullptr;
     auto& session = sessions[{id, on}];
     if (!session) {
         session =
-            std::make_unique<Session>(PackedBert::build(shared->packed().shared_model(), options));
+            std::make_unique<Session>(PackedModel::build(shared->packed().shared_model(), options));
     }
     return session.get();
 }
@@ -138,7 +137,7 @@ Session* variant_session(VariantSessions& sessions, int64_t id, int64_t on,
 void BM_BertGelu(benchmark::State& st) {
     static VariantSessions sessions;
     const bool fused = st.range(1) != 0;
-    PackedBertOptions options;
+    PackedOptions options;
     options.fuse_gelu = fused;
     std::string name;
     Session* session = variant_session(sessions, st.range(0), fused, options, &name);
@@ -152,7 +151,7 @@ BENCHMARK(BM_BertGelu)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
-// The encoder in one parallel region (each thread on its own rows; PackedBertOptions'
+// The encoder in one parallel region (each thread on its own rows; PackedOptions'
 // region_max_layer_bytes unlimited) against oneDNN's own split of every GEMM (0), for the models
 // of BM_BertForward: where each wins decides the default threshold.
 void BM_BertRegion(benchmark::State& st) {
@@ -160,7 +159,7 @@ void BM_BertRegion(benchmark::State& st) {
     const bool region = st.range(1) != 0;
     const bool bf16 = st.range(5) != 0;
     if (skip_without_bf16(st, bf16)) return;
-    PackedBertOptions options;
+    PackedOptions options;
     options.region_max_layer_bytes = region ? SIZE_MAX : 0;
     options.precision = bf16 ? kernels::MatmulPrecision::bf16 : kernels::MatmulPrecision::f32;
     std::string name;
@@ -175,13 +174,13 @@ BENCHMARK(BM_BertRegion)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
-// Per-head merges of factored attention projections (PackedBertOptions): merge 0 none, 1 value
+// Per-head merges of factored attention projections (PackedOptions): merge 0 none, 1 value
 // and output (the A_o GEMM saved), 2 query and key (the B_k GEMM saved), 3 both (the default),
 // for BERT-base at ranks 32 and 64.
 void BM_BertMerge(benchmark::State& st) {
     static VariantSessions sessions;
     const int64_t merge = st.range(1);
-    PackedBertOptions options;
+    PackedOptions options;
     options.merge_value_output = (merge & 1) != 0;
     options.merge_query_key = (merge & 2) != 0;
     std::string name;
@@ -197,13 +196,13 @@ BENCHMARK(BM_BertMerge)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
-// The encoder's linear layers in f32 (0) or bf16 (1, PackedBertOptions::precision) for the
+// The encoder's linear layers in f32 (0) or bf16 (1, PackedOptions::precision) for the
 // models of BM_BertForward (0 BERT-base dense, 2 its rank 64, 5 bert-mini-sst2).
 void BM_BertPrecision(benchmark::State& st) {
     static VariantSessions sessions;
     const bool bf16 = st.range(1) != 0;
     if (skip_without_bf16(st, bf16)) return;
-    PackedBertOptions options;
+    PackedOptions options;
     options.precision = bf16 ? kernels::MatmulPrecision::bf16 : kernels::MatmulPrecision::f32;
     std::string name;
     Session* session = variant_session(sessions, st.range(0), bf16, options, &name);

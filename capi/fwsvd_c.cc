@@ -1,4 +1,4 @@
-// The C API (include/fwsvd/fwsvd.h) over BertModel, Session and the tokenizers. Every entry
+// The C API (include/fwsvd/fwsvd.h) over Model, Session and the tokenizers. Every entry
 // point catches everything: no exception crosses into C.
 #include "include/fwsvd/fwsvd.h"
 
@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "models/bert_model.h"
+#include "app/task.h"
+#include "models/model.h"
 #include "models/session.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
@@ -16,7 +17,7 @@
 #include "runtime/version.h"
 
 struct fwsvd_model {
-    std::shared_ptr<const fwsvd::BertModel> model;
+    std::shared_ptr<const fwsvd::Model> model;
     std::unique_ptr<fwsvd::Tokenizer> tokenizer;
 };
 
@@ -55,7 +56,7 @@ fwsvd_status guarded(F&& f) {
 
 // Runs the batch in the session and writes the requested outputs for examples [0, n).
 void finish(fwsvd_session* s, size_t n, float* logits, float* probs, int* labels) {
-    const fwsvd::BertConfig& c = s->owner->model->config();
+    const fwsvd::ModelConfig& c = s->owner->model->config();
     const int64_t C = c.num_labels();
     s->batch.validate(c, "fwsvd_classify");
     s->logits.resize(n * size_t(C));
@@ -94,8 +95,8 @@ fwsvd_status fwsvd_model_open(const char* dir, fwsvd_model** out) {
     *out = nullptr;
     return guarded([&] {
         auto m = std::make_unique<fwsvd_model>();
-        m->model = fwsvd::BertModel::load(dir);
-        m->tokenizer = fwsvd::load_tokenizer(dir);
+        m->model = fwsvd::Model::load(dir);
+        m->tokenizer = fwsvd::load_model_tokenizer(dir, m->model->config());
         *out = m.release();
     });
 }
@@ -128,7 +129,7 @@ fwsvd_status fwsvd_session_create_precision(const fwsvd_model* model, const char
     }
     *out = nullptr;
     return guarded([&] {
-        fwsvd::PackedBertOptions options;
+        fwsvd::PackedOptions options;
         if (!fwsvd::kernels::parse_precision(precision, &options.precision)) {
             throw fwsvd::Error(std::string("fwsvd_session_create: unknown precision '") +
                                precision + "' (f32 or bf16)");
@@ -157,6 +158,11 @@ fwsvd_status fwsvd_classify(fwsvd_session* s, size_t n, const char* const* text_
             if (!text_a[i])
                 throw fwsvd::Error("fwsvd_classify: text_a[" + std::to_string(i) + "] is NULL",
                                    fwsvd::ErrorKind::usage);
+            if (!s->owner->tokenizer) {
+                throw fwsvd::Error(
+                    "fwsvd_classify: the model folder has no tokenizer files "
+                    "(tokenizer.json, vocab.txt, ...): use fwsvd_classify_ids");
+            }
             const bool pair = text_b && text_b[i];
             fwsvd::Encoding e = pair ? s->owner->tokenizer->encode_pair(text_a[i], text_b[i], len)
                                      : s->owner->tokenizer->encode(text_a[i], len);

@@ -43,9 +43,14 @@ void validate_spec(const RankSpec& spec) {
     }
 }
 
+// Whether factoring at rank r shrinks a layer.
+bool shrinks(const LayerPlan& l, int64_t r) {
+    return linear_weight_count(l.in, l.out, r) < linear_weight_count(l.in, l.out, 0);
+}
+
 // Counted weights of a layer at rank r without forcing: factored only when it shrinks.
 int64_t layer_params_at(const LayerPlan& l, int64_t r) {
-    return l.selected && r * (l.in + l.out) < l.in * l.out ? r * (l.in + l.out) : l.in * l.out;
+    return linear_weight_count(l.in, l.out, l.selected && shrinks(l, r) ? r : 0);
 }
 
 }  // namespace
@@ -67,8 +72,8 @@ int64_t RankPlan::num_factored() const {
                          [](const LayerPlan& l) { return l.factored; });
 }
 
-RankPlan plan_ranks(const BertConfig& config, const RankSpec& spec, const std::string& layers_regex,
-                    bool force_factor) {
+RankPlan plan_ranks(const ModelConfig& config, const RankSpec& spec,
+                    const std::string& layers_regex, bool force_factor) {
     validate_spec(spec);
     std::regex re;
     if (!layers_regex.empty()) {
@@ -81,19 +86,21 @@ RankPlan plan_ranks(const BertConfig& config, const RankSpec& spec, const std::s
         }
     }
     RankPlan plan;
-    for (const auto& prefix : encoder_linear_prefixes(config)) {
+    for (const LinearSpec& spec_l : encoder_linears(config)) {
         LayerPlan l;
-        l.prefix = prefix;
-        std::tie(l.in, l.out) = linear_shape(config, prefix);
-        l.selected = layers_regex.empty() || std::regex_search(prefix, re);
-        plan.params_before += l.in * l.out;
+        l.prefix = spec_l.prefix;
+        l.in = spec_l.in;
+        l.out = spec_l.out;
+        l.uses = spec_l.uses;
+        l.selected = layers_regex.empty() || std::regex_search(l.prefix, re);
+        plan.params_before += linear_weight_count(l.in, l.out, 0);
         plan.layers.push_back(std::move(l));
     }
     if (std::none_of(plan.layers.begin(), plan.layers.end(),
                      [](const LayerPlan& l) { return l.selected; })) {
         throw Error(str_cat("--layers '", layers_regex,
-                            "' matches no encoder linear layer (they are named like "
-                            "bert.encoder.layer.0.attention.self.query)"),
+                            "' matches no encoder linear layer (they are named like ",
+                            plan.layers.front().prefix, ")"),
                     ErrorKind::usage);
     }
 
@@ -147,7 +154,7 @@ RankPlan plan_ranks(const BertConfig& config, const RankSpec& spec, const std::s
         if (force_factor) {
             l.rank = std::min(l.rank, full);
             l.factored = true;
-        } else if (l.rank * (l.in + l.out) < l.in * l.out) {
+        } else if (shrinks(l, l.rank)) {
             l.factored = true;
         } else {
             l.dense_reason = str_cat("rank ", l.rank,
@@ -160,7 +167,26 @@ RankPlan plan_ranks(const BertConfig& config, const RankSpec& spec, const std::s
     return plan;
 }
 
-CompressResult compress_model(const BertModel& model, const FisherResult* fisher,
+nlohmann::json LowRankBlock::to_json() const {
+    nlohmann::json r = nlohmann::json::object();
+    for (const auto& [prefix, rank] : ranks) r[prefix] = rank;
+    nlohmann::json j = nlohmann::json::object();
+    j["format"] = kLowRankFormat;
+    j["method"] = method;
+    j["rank_rule"] = rank_rule;
+    j["layers"] = layers_regex.empty() ? nlohmann::json(nullptr) : nlohmann::json(layers_regex);
+    j["ranks"] = r;
+    if (!source_model.empty()) j["source_model"] = source_model;
+    if (!source_checksum.empty()) j["source_checksum"] = source_checksum;
+    if (statistics) j["fisher"] = *statistics;
+    return j;
+}
+
+void apply_block(CompressResult& result) {
+    result.config.raw["low_rank"] = result.block.to_json();
+}
+
+CompressResult compress_model(const Model& model, const Stats* stats,
                               const CompressOptions& options, Progress* progress) {
     const auto t_start = std::chrono::steady_clock::now();
     const std::string source = model.dir().empty() ? "the model" : model.dir().string();
@@ -169,6 +195,7 @@ CompressResult compress_model(const BertModel& model, const FisherResult* fisher
                             model.layout().options().ranks.begin()->first,
                             "' is factored); compress the dense model it came from"));
     }
+    const Method& method = method_named(options.method);
     CompressResult res;
     res.plan =
         plan_ranks(model.config(), options.ranks, options.layers_regex, options.force_factor);
@@ -177,25 +204,19 @@ CompressResult compress_model(const BertModel& model, const FisherResult* fisher
                             " no selected layer would shrink (a layer [out, in] shrinks only "
                             "when rank*(in+out) < in*out)"));
     }
-    if (options.method == LowRankMethod::fwsvd && !fisher) {
-        throw Error("fwsvd needs the Fisher information of the model (--fisher or --data)",
+    const unsigned have = stats ? stats->kinds() : 0u;
+    if ((method.needs & have) != method.needs) {
+        throw Error(str_cat(method.name, " needs the ", stat_kinds_str(method.needs & ~have),
+                            " of the model (--data, or a statistics file from fwsvd stats / "
+                            "fwsvd fisher)"),
                     ErrorKind::usage);
     }
-    // The Fisher of every layer that will be factored: [out, in], float32.
-    std::vector<const float*> fisher_of(res.plan.layers.size(), nullptr);
-    if (fisher) {
+    // The statistics of every layer that will be factored.
+    std::vector<LayerStats> stats_of(res.plan.layers.size());
+    if (stats) {
         for (size_t i = 0; i < res.plan.layers.size(); ++i) {
             const LayerPlan& l = res.plan.layers[i];
-            if (!l.factored) continue;
-            const std::string name = l.prefix + ".weight";
-            auto it = fisher->tensors.find(name);
-            FWSVD_CHECK(it != fisher->tensors.end(), "the Fisher information has no tensor '", name,
-                        "'");
-            const Tensor& t = it->second;
-            FWSVD_CHECK(t.dtype() == DType::f32 && t.shape() == Shape({l.out, l.in}),
-                        "the Fisher tensor '", name, "' has shape ", shape_str(t.shape()), " (",
-                        dtype_name(t.dtype()), "), expected ", shape_str({l.out, l.in}), " (F32)");
-            fisher_of[i] = t.data<float>();
+            if (l.factored) stats_of[i] = stats->layer(model.config(), l.prefix, method.needs);
         }
     }
 
@@ -222,19 +243,23 @@ CompressResult compress_model(const BertModel& model, const FisherResult* fisher
             const LayerPlan& l = res.plan.layers[i];
             const float* w = model.find_data(l.prefix + ".weight");
             FWSVD_CHECK(w, source, ": no tensor '", l.prefix, ".weight'");
-            std::vector<double> weights;
-            if (options.method == LowRankMethod::fwsvd) {
-                bool all_zero = false;
-                try {
-                    weights = fisher_input_weights(fisher_of[i], l.out, l.in, &all_zero);
-                } catch (const Error& e) {
-                    throw Error(str_cat("Fisher of '", l.prefix, ".weight': ", e.what()));
-                }
-                res.layers[i].fisher_all_zero = all_zero;
+            const std::vector<double> w64(w, w + l.out * l.in);
+            MethodInput in;
+            in.weight = w64.data();
+            in.out = l.out;
+            in.in = l.in;
+            in.rank = l.rank;
+            in.stats = stats_of[i];
+            in.options = &options.method_options;
+            MethodOutput out;
+            try {
+                out = method.factorize(in);
+            } catch (const Error& e) {
+                throw Error(str_cat(method.name, " on '", l.prefix, "': ", e.what()), e.kind());
             }
-            factors[i] = factorize_linear(w, l.out, l.in, l.rank,
-                                          weights.empty() ? nullptr : weights.data());
-            res.layers[i].error = reconstruction_error(w, factors[i], fisher_of[i]);
+            factors[i] = round_factors(std::move(out.factors));
+            res.layers[i].notes = std::move(out.notes);
+            res.layers[i].error = reconstruction_error(w, factors[i], stats_of[i].fisher);
             res.layers[i].seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         } catch (...) {
@@ -279,16 +304,11 @@ CompressResult compress_model(const BertModel& model, const FisherResult* fisher
     }
 
     res.config = model.config();
-    nlohmann::json ranks = nlohmann::json::object();
-    for (const auto& [prefix, r] : lo.ranks) ranks[prefix] = r;
-    nlohmann::json block = nlohmann::json::object();
-    block["format"] = kLowRankFormat;
-    block["method"] = method_name(options.method);
-    block["rank_rule"] = options.ranks.str();
-    block["layers"] = options.layers_regex.empty() ? nlohmann::json(nullptr)
-                                                   : nlohmann::json(options.layers_regex);
-    block["ranks"] = ranks;
-    res.config.low_rank = block;
+    res.block.method = method.name;
+    res.block.rank_rule = options.ranks.str();
+    res.block.layers_regex = options.layers_regex;
+    res.block.ranks = lo.ranks;
+    apply_block(res);
 
     res.model_params_before = model.num_params();
     for (const auto& e : res.layout.entries()) res.model_params_after += e.numel;
@@ -298,17 +318,19 @@ CompressResult compress_model(const BertModel& model, const FisherResult* fisher
 
 nlohmann::ordered_json compress_report_json(const CompressResult& r) {
     nlohmann::ordered_json j;
-    j["method"] = r.config.low_rank.value("method", "");
-    j["rank_rule"] = r.config.low_rank.value("rank_rule", "");
+    j["method"] = r.block.method;
+    j["rank_rule"] = r.block.rank_rule;
     j["uniform_rank"] =
         r.plan.uniform_rank > 0 ? nlohmann::ordered_json(r.plan.uniform_rank) : nullptr;
-    j["layers_regex"] = r.config.low_rank.contains("layers") ? r.config.low_rank["layers"]
-                                                             : nlohmann::json(nullptr);
+    j["layers_regex"] = r.block.layers_regex.empty() ? nlohmann::ordered_json(nullptr)
+                                                     : nlohmann::ordered_json(r.block.layers_regex);
     nlohmann::ordered_json enc;
     enc["params_before"] = r.plan.params_before;
     enc["params_after"] = r.plan.params_after;
     enc["fraction"] = r.plan.fraction();
-    enc["counting"] = "weights only, biases excluded; dense in*out, factored rank*(in+out)";
+    enc["counting"] =
+        "weights only, biases excluded; dense in*out, factored rank*(in+out); a matrix shared by "
+        "several layers once";
     j["encoder_linear"] = enc;
     nlohmann::ordered_json all;
     all["params_before"] = r.model_params_before;
@@ -326,6 +348,7 @@ nlohmann::ordered_json compress_report_json(const CompressResult& r) {
         x["prefix"] = l.plan.prefix;
         x["in"] = l.plan.in;
         x["out"] = l.plan.out;
+        if (l.plan.uses > 1) x["shared_by_layers"] = l.plan.uses;
         x["factored"] = l.plan.factored;
         x["rank"] = l.plan.factored ? nlohmann::ordered_json(l.plan.rank) : nullptr;
         if (!l.plan.factored) x["dense_reason"] = l.plan.dense_reason;
@@ -335,7 +358,7 @@ nlohmann::ordered_json compress_report_json(const CompressResult& r) {
             x["rel_error"] = l.error.plain;
             x["fisher_rel_error"] =
                 l.error.fisher >= 0 ? nlohmann::ordered_json(l.error.fisher) : nullptr;
-            if (l.fisher_all_zero) x["fisher_all_zero"] = true;
+            if (!l.notes.empty()) x["notes"] = l.notes;
             x["seconds"] = l.seconds;
         }
         layers.push_back(std::move(x));

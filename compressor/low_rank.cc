@@ -15,16 +15,6 @@ using MatrixRowD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::
 
 }  // namespace
 
-const char* method_name(LowRankMethod method) {
-    return method == LowRankMethod::svd ? "svd" : "fwsvd";
-}
-
-LowRankMethod parse_method(const std::string& name) {
-    if (name == "svd") return LowRankMethod::svd;
-    if (name == "fwsvd") return LowRankMethod::fwsvd;
-    throw Error(str_cat("unknown method '", name, "' (expected svd or fwsvd)"), ErrorKind::usage);
-}
-
 std::vector<double> fisher_input_weights(const float* fisher, int64_t out, int64_t in,
                                          bool* all_zero) {
     std::vector<double> w(size_t(in), 0.0);  // [in]
@@ -91,11 +81,14 @@ LowRankFactors factorize_linear(const float* weight, int64_t out, int64_t in, in
                                 const double* input_weights) {
     FWSVD_CHECK(out > 0 && in > 0, "factorize_linear: empty matrix [", out, ", ", in, "]");
     std::vector<double> w64(weight, weight + out * in);
-    LowRankFactorsF64 d = factorize_linear_f64(w64.data(), out, in, rank, input_weights);
+    return round_factors(factorize_linear_f64(w64.data(), out, in, rank, input_weights));
+}
+
+LowRankFactors round_factors(LowRankFactorsF64 d) {
     LowRankFactors f;
-    f.out = out;
-    f.in = in;
-    f.rank = rank;
+    f.out = d.out;
+    f.in = d.in;
+    f.rank = d.rank;
     f.a.assign(d.a.begin(), d.a.end());
     f.b.assign(d.b.begin(), d.b.end());
     f.singular_values = std::move(d.singular_values);

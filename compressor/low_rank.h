@@ -14,13 +14,6 @@
 
 namespace fwsvd {
 
-enum class LowRankMethod { svd, fwsvd };
-
-// "svd" / "fwsvd".
-const char* method_name(LowRankMethod method);
-// Parses "svd" / "fwsvd"; throws Error(usage) otherwise.
-LowRankMethod parse_method(const std::string& name);
-
 // The FWSVD input-row weights are normalised to max_j w_j = 1 (only their ratios matter for Ŵ;
 // normalising makes the factors A, B themselves independent of the Fisher's overall scale, and
 // a uniform Fisher gives exactly the SVD's factors), then floored:
@@ -62,10 +55,11 @@ struct LowRankFactorsF64 {
 // Error if the SVD fails or a factor is not finite.
 LowRankFactorsF64 factorize_linear_f64(const double* weight, int64_t out, int64_t in, int64_t rank,
                                        const double* input_weights = nullptr);
-// The float32 entry point used for checkpoints: W is converted to double, factored, and A, B are
-// rounded to float32.
+// The float32 entry point: W is converted to double, factored, and A, B are rounded to float32.
 LowRankFactors factorize_linear(const float* weight, int64_t out, int64_t in, int64_t rank,
                                 const double* input_weights = nullptr);
+// Factors rounded to float32 (what checkpoints store); Error if one overflows float.
+LowRankFactors round_factors(LowRankFactorsF64 factors);
 
 struct ReconstructionError {
     double plain = 0;    // ‖W − B·A‖_F / ‖W‖_F

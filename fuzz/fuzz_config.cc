@@ -1,18 +1,18 @@
-// Fuzzes config.json: BertConfig::from_json on arbitrary bytes. An accepted config must survive
+// Fuzzes config.json: ModelConfig::from_json on arbitrary bytes. An accepted config must survive
 // to_json -> from_json unchanged in every field fwsvd uses.
 #include "fuzz/fuzz_util.h"
-#include "runtime/config.h"
+#include "models/model_config.h"
 #include "runtime/error.h"
 #include "runtime/json_util.h"
 
 using namespace fwsvd;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    BertConfig c;
+    ModelConfig c;
     try {
         nlohmann::json j =
             parse_json(std::string_view(reinterpret_cast<const char*>(data), size), "config.json");
-        c = BertConfig::from_json(j, "config.json");
+        c = ModelConfig::from_json(j, "config.json");
     } catch (const Error&) {
         return 0;
     }
@@ -21,9 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)c.head_dim();
     (void)c.is_regression();
     for (const auto& [name, id] : c.label2id) FWSVD_FUZZ_ASSERT(id >= 0 && id < c.num_labels());
-    BertConfig back;
+    ModelConfig back;
     try {
-        back = BertConfig::from_json(c.to_json(), "roundtrip");
+        back = ModelConfig::from_json(c.to_json(), "roundtrip");
     } catch (const Error& e) {
         std::fprintf(stderr, "round trip refused: %s\n", e.what());
         std::abort();

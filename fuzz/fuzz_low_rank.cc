@@ -2,11 +2,11 @@
 // low_rank_ranks() and ParamLayout built with those ranks (and, separately, with whatever
 // integers the block holds, unvalidated: the layout must refuse bad ones with an Error). Small
 // accepted layouts are written as a checkpoint (config.json + model.safetensors of zeros) and
-// loaded back with BertModel::load, which must then accept them.
+// loaded back with Model::load, which must then accept them.
 #include "fuzz/fuzz_util.h"
-#include "models/bert_model.h"
-#include "models/bert_params.h"
-#include "runtime/config.h"
+#include "models/model.h"
+#include "models/model_config.h"
+#include "models/params.h"
 #include "runtime/error.h"
 #include "runtime/json_util.h"
 
@@ -24,18 +24,18 @@ void check_layout(const ParamLayout& layout) {
     }
     FWSVD_FUZZ_ASSERT(layout.total_floats() >= end);
     static float dummy[1];
-    BertParams p = layout.bind([](size_t) { return dummy; });
+    ModelParams p = layout.bind([](size_t) { return dummy; });
     FWSVD_FUZZ_ASSERT(int64_t(p.layers.size()) == layout.config().num_hidden_layers);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    BertConfig c;
+    ModelConfig c;
     try {
         nlohmann::json j =
             parse_json(std::string_view(reinterpret_cast<const char*>(data), size), "config.json");
-        c = BertConfig::from_json(j, "config.json");
+        c = ModelConfig::from_json(j, "config.json");
     } catch (const Error&) {
         return 0;
     }
@@ -43,9 +43,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (c.num_hidden_layers > 64) return 0;
 
     // Unvalidated ranks straight from the JSON: ParamLayout must refuse or build a sane table.
-    if (c.low_rank.is_object() && c.low_rank.contains("ranks") && c.low_rank["ranks"].is_object()) {
+    const nlohmann::json block = c.raw.value("low_rank", nlohmann::json());
+    if (block.is_object() && block.contains("ranks") && block["ranks"].is_object()) {
         LayoutOptions raw;
-        for (const auto& [k, v] : c.low_rank["ranks"].items()) {
+        for (const auto& [k, v] : block["ranks"].items()) {
             if (v.is_number_integer()) raw.ranks[k] = v.get<int64_t>();
         }
         try {
@@ -83,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     cj.erase("architectures");
     fuzz::write_bytes(dir / "config.json", cj.dump());
     try {
-        auto m = BertModel::load(dir);
+        auto m = Model::load(dir);
         FWSVD_FUZZ_ASSERT(m->layout().entries().size() == layout.entries().size());
     } catch (const Error& e) {
         std::fprintf(stderr, "consistent checkpoint refused: %s\n", e.what());

@@ -2,114 +2,84 @@
 
 #include <algorithm>
 
+#include "models/family.h"
+
 namespace fwsvd {
 
-void Activations::prepare(const ParamLayout& layout, const Batch& batch, bool with_dropout) {
-    const BertConfig& c = layout.config();
-    const int64_t H = c.hidden_size, I = c.intermediate_size, C = c.num_labels();
+void Activations::prepare(const ModelConfig& c, const ModelParams& p, const Batch& batch,
+                          bool with_dropout) {
+    const int64_t H = c.hidden_size, E = c.embedding_dim(), C = c.num_labels();
     n = batch.tokens();
     b = batch.size();
     dropout = with_dropout;
     seqs = batch.seqs;
     probs_floats = kernels::attention_assign_probs_offsets(seqs.data(), b, c.num_attention_heads);
+    run = LayerRun{};
+    run.n = n;
+    run.hidden = H;
+    run.intermediate = c.intermediate_size;
+    run.seqs = &seqs;
+    run.probs_floats = probs_floats;
+    run.dropout = with_dropout;
+    run.attention_output_dropout = c.model_family().attention_output_dropout;
 
-    // First pass records (pointer, size) requests; then one allocation serves them all.
-    std::vector<std::pair<float**, int64_t>> freq;
-    std::vector<std::pair<uint8_t**, int64_t>> mreq;
-    auto f = [&](float** p, int64_t size) { freq.emplace_back(p, size); };
-    auto m = [&](uint8_t** p, int64_t size) {
-        if (with_dropout) {
-            mreq.emplace_back(p, size);
-        } else {
-            *p = nullptr;
-        }
-    };
-    auto rank = [&](const std::string& prefix) { return layout.rank(prefix); };
-    auto ft = [&](float** p, const std::string& prefix, int64_t rows) {
-        int64_t r = rank(prefix);
-        if (r > 0) {
-            f(p, rows * r);
-        } else {
-            *p = nullptr;
-        }
-    };
-
-    f(&emb_sum, n * H);
-    f(&emb_mean, n);
-    f(&emb_rstd, n);
-    f(&emb_ln, n * H);
-    m(&emb_mask, n * H);
-    if (with_dropout) f(&x0, n * H);
-    layers.assign(size_t(c.num_hidden_layers), LayerActs{});
-    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-        LayerActs& a = layers[size_t(l)];
-        const auto lin = encoder_linear_prefixes(l);
-        f(&a.q, n * H);
-        f(&a.k, n * H);
-        f(&a.v, n * H);
-        ft(&a.tq, lin[0], n);
-        ft(&a.tk, lin[1], n);
-        ft(&a.tv, lin[2], n);
-        f(&a.probs, probs_floats);
-        if (with_dropout) {
-            f(&a.probs_drop, probs_floats);
-        } else {
-            a.probs_drop = nullptr;
-        }
-        m(&a.probs_mask, probs_floats);
-        f(&a.ctx, n * H);
-        ft(&a.t_ao, lin[3], n);
-        f(&a.ao, n * H);
-        m(&a.ao_mask, n * H);
-        f(&a.res1, n * H);
-        f(&a.ln1_mean, n);
-        f(&a.ln1_rstd, n);
-        f(&a.x1, n * H);
-        ft(&a.t_inter, lin[4], n);
-        f(&a.inter_pre, n * I);
-        f(&a.inter, n * I);
-        ft(&a.t_out, lin[5], n);
-        f(&a.ffn, n * H);
-        m(&a.ffn_mask, n * H);
-        f(&a.res2, n * H);
-        f(&a.ln2_mean, n);
-        f(&a.ln2_rstd, n);
-        f(&a.x2, n * H);
+    // First the (pointer, size) requests; then one allocation serves them all.
+    ActsRequests req;
+    req.masks_on = with_dropout;
+    const bool proj = p.emb_proj.present();
+    req.f(&emb_sum, n * E);
+    req.f(&emb_mean, n);
+    req.f(&emb_rstd, n);
+    req.f(&emb_ln, n * E);
+    req.m(&emb_mask, n * E);
+    req.f_if(&emb_out, with_dropout, n * E);
+    req.f_if(&t_proj, proj && p.emb_proj.factored(), n * p.emb_proj.rank);
+    req.f_if(&x0, proj, n * H);
+    layers.assign(p.layers.size(), LayerActs{});
+    for (size_t l = 0; l < layers.size(); ++l) layer_acts_request(layers[l], p.layers[l], run, req);
+    const bool drop_cls = with_dropout && c.model_family().head.dropout_before_dense;
+    req.f(&cls, b * H);
+    if (drop_cls) {
+        req.m(&cls_mask, b * H);
+    } else {
+        cls_mask = nullptr;
     }
-    f(&cls, b * H);
-    ft(&t_pool, "bert.pooler.dense", b);
-    f(&pooled_pre, b * H);
-    f(&pooled, b * H);
-    m(&pooled_mask, b * H);
-    if (with_dropout) f(&pooled_drop, b * H);
-    ft(&t_cls, "classifier", b);
-    f(&logits, b * std::max<int64_t>(C, 1));
-    f(&probs, b * std::max<int64_t>(C, 1));
-    f(&losses, b);
+    req.f_if(&cls_drop, drop_cls, b * H);
+    req.f_if(&t_pool, p.head_dense.factored(), b * p.head_dense.rank);
+    req.f(&pooled_pre, b * H);
+    req.f(&pooled, b * H);
+    req.m(&pooled_mask, b * H);
+    req.f_if(&pooled_drop, with_dropout, b * H);
+    req.f_if(&t_cls, p.classifier.factored(), b * p.classifier.rank);
+    req.f(&logits, b * std::max<int64_t>(C, 1));
+    req.f(&probs, b * std::max<int64_t>(C, 1));
+    req.f(&losses, b);
 
     int64_t total = 0;
-    for (auto& [p, size] : freq) total += (size + 15) / 16 * 16;
+    for (auto& [ptr, size] : req.floats) total += (size + 15) / 16 * 16;
     int64_t mtotal = 0;
-    for (auto& [p, size] : mreq) mtotal += (size + 63) / 64 * 64;
+    for (auto& [ptr, size] : req.masks) mtotal += (size + 63) / 64 * 64;
     if (int64_t(fbuf_.size()) < total + 16) fbuf_.assign(size_t(total + 16), 0.0f);
     if (int64_t(mbuf_.size()) < mtotal) mbuf_.assign(size_t(mtotal), 0);
     // Align the float base to 64 bytes.
     float* base = fbuf_.data();
     while (reinterpret_cast<uintptr_t>(base) % 64 != 0) ++base;
     int64_t off = 0;
-    for (auto& [p, size] : freq) {
-        *p = base + off;
+    for (auto& [ptr, size] : req.floats) {
+        *ptr = base + off;
         off += (size + 15) / 16 * 16;
     }
     off = 0;
-    for (auto& [p, size] : mreq) {
-        *p = mbuf_.data() + off;
+    for (auto& [ptr, size] : req.masks) {
+        *ptr = mbuf_.data() + off;
         off += (size + 63) / 64 * 64;
     }
     if (!with_dropout) {
-        x0 = emb_ln;
+        emb_out = emb_ln;
         pooled_drop = pooled;
     }
+    if (!drop_cls) cls_drop = cls;
+    if (!proj) x0 = emb_out;
     const float* prev = x0;
     for (auto& a : layers) {
         a.inp = prev;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "models/family.h"
 #include "runtime/error.h"
 
 namespace fwsvd {
@@ -32,17 +33,20 @@ void Batch::add(const int32_t* seq_ids, const int32_t* seq_types, int64_t len, i
     }
 }
 
-void Batch::validate(const BertConfig& c, const char* what) const {
+void Batch::validate(const ModelConfig& c, const char* what) const {
+    const int64_t max_len = c.max_sequence_length();
     for (size_t b = 0; b < seqs.size(); ++b) {
-        FWSVD_CHECK(seqs[b].len <= c.max_position_embeddings, what, ": sequence ", b, " has ",
-                    seqs[b].len, " tokens, more than the model's ", c.max_position_embeddings,
-                    " positions");
+        FWSVD_CHECK(seqs[b].len <= max_len, what, ": sequence ", b, " has ", seqs[b].len,
+                    " tokens, more than the model's ", max_len, " positions");
     }
+    // Families without token type embeddings ignore the type ids.
+    const bool types = c.model_family().has(Role::type_emb);
     for (size_t i = 0; i < ids.size(); ++i) {
         FWSVD_CHECK(ids[i] >= 0 && ids[i] < c.vocab_size, what, ": token id ", ids[i],
                     " is outside the vocabulary (", c.vocab_size, ")");
-        FWSVD_CHECK(type_ids[i] >= 0 && type_ids[i] < c.type_vocab_size, what, ": token type id ",
-                    type_ids[i], " is outside type_vocab_size (", c.type_vocab_size, ")");
+        FWSVD_CHECK(!types || (type_ids[i] >= 0 && type_ids[i] < c.type_vocab_size), what,
+                    ": token type id ", type_ids[i], " is outside type_vocab_size (",
+                    c.type_vocab_size, ")");
     }
 }
 

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "kernels/attention.h"
-#include "runtime/config.h"
+#include "models/model_config.h"
 
 namespace fwsvd {
 
@@ -22,7 +22,13 @@ struct Batch {
     // Hugging Face's right padding: the last len - keys rows are padding that no row attends to.
     void add(const int32_t* ids, const int32_t* type_ids, int64_t len, int64_t keys = -1);
     // Throws Error if an id, type id or length does not fit the model (`what` names the input).
-    void validate(const BertConfig& config, const char* what = "input") const;
+    void validate(const ModelConfig& config, const char* what = "input") const;
+};
+
+// Per-example targets: class ids (classification) or values (regression).
+struct Targets {
+    std::vector<int32_t> classes;  // [B]
+    std::vector<float> values;     // [B]
 };
 
 }  // namespace fwsvd

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "kernels/attention.h"
-#include "models/bert_params.h"
+#include "models/params.h"
 
 namespace fwsvd {
 

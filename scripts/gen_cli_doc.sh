@@ -29,6 +29,8 @@ build/tools/fwsvd eval ../shared/models/bert-mini-sst2 --data ../shared/data/glu
 
 # Empirical Fisher information from 8,000 training examples.
 build/tools/fwsvd fisher ../shared/models/bert-mini-sst2 --data ../shared/data/glue/SST-2/train.tsv --examples 8000 --out /tmp/sst2-fisher.safetensors
+# The statistics data-aware methods read: Fisher and each linear layer's input mean |x| and E[x x^T].
+build/tools/fwsvd stats ../shared/models/bert-mini-sst2 --data ../shared/data/glue/SST-2/train.tsv --examples 2000 --stats fisher,input-mean,input-cov --out /tmp/sst2-stats.safetensors
 
 # Compress: FWSVD at rank 32 (Fisher from a file, or computed from --data), SVD by parameter budget.
 build/tools/fwsvd compress ../shared/models/bert-mini-sst2 --method fwsvd --rank 32 --fisher /tmp/sst2-fisher.safetensors --out /tmp/sst2-fw32 --report /tmp/sst2-fw32.json
@@ -55,7 +57,7 @@ echo
 echo '```'
 "$fw" --help | sed "s|^Usage: .*fwsvd|Usage: fwsvd|"
 echo '```'
-for cmd in run eval bench fisher compress inspect finetune init; do
+for cmd in run eval bench stats fisher compress inspect finetune init; do
     echo
     echo "### fwsvd $cmd"
     echo

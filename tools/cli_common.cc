@@ -54,9 +54,9 @@ void DataFlags::add_to(CLI::App* app) {
                          ->check(CLI::Range(int64_t(3), int64_t(1) << 20));
 }
 
-int64_t DataFlags::max_len_for(const BertConfig& config) const {
+int64_t DataFlags::max_len_for(const ModelConfig& config) const {
     if (max_len_option && max_len_option->count() > 0) return max_len;
-    return std::min(max_len, config.max_position_embeddings);
+    return std::min(max_len, config.max_sequence_length());
 }
 
 DataOptions DataFlags::options(bool require_label) const {
@@ -79,8 +79,8 @@ void add_precision_option(CLI::App* app, std::string* precision) {
         ->check(CLI::IsMember({"f32", "bf16"}));
 }
 
-PackedBertOptions packed_options(const std::string& precision) {
-    PackedBertOptions o;
+PackedOptions packed_options(const std::string& precision) {
+    PackedOptions o;
     if (!kernels::parse_precision(precision, &o.precision)) {
         throw Error(str_cat("--precision: unknown type '", precision, "' (f32 or bf16)"),
                     ErrorKind::usage);
@@ -103,12 +103,16 @@ void RunFlags::apply() const {
 
 LoadedModel load_model_and_tokenizer(const std::string& dir, const ModelLoadOptions& options) {
     LoadedModel m;
-    m.model = BertModel::load(dir, options);
-    m.tokenizer = load_tokenizer(dir);
-    FWSVD_CHECK(m.tokenizer->vocab_size() <= m.model->config().vocab_size, dir,
-                ": the tokenizer has ", m.tokenizer->vocab_size(),
-                " entries but the model's vocab_size is ", m.model->config().vocab_size);
+    m.dir = dir;
+    m.model = Model::load(dir, options);
+    m.tokenizer = load_model_tokenizer(dir, m.model->config());
     return m;
+}
+
+EncodedData LoadedModel::encode(const Dataset& data, int64_t max_len, bool need_labels,
+                                const ModelConfig* config) const {
+    return encode_dataset(data, tokenizer.get(), config ? *config : model->config(), max_len,
+                          need_labels, dir);
 }
 
 void check_output_file(const std::string& path) {
@@ -130,7 +134,7 @@ void check_output_file(const std::string& path) {
     }
 }
 
-std::string label_name(const BertConfig& config, int64_t k) {
+std::string label_name(const ModelConfig& config, int64_t k) {
     if (k >= 0 && k < int64_t(config.id2label.size())) return config.id2label[size_t(k)];
     return std::to_string(k);
 }

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "models/bert_model.h"
-#include "models/packed_bert.h"
-#include "models/task.h"
+#include "app/task.h"
+#include "models/model.h"
+#include "models/packed_model.h"
 #include "runtime/error.h"
 #include "runtime/tokenizer.h"
 
@@ -31,13 +31,13 @@ struct DataFlags {
     DataOptions options(bool require_label) const;
     // --max-len when given (encode_dataset refuses it beyond the model's positions), else the
     // default 128 capped to the model's max_position_embeddings.
-    int64_t max_len_for(const BertConfig& config) const;
+    int64_t max_len_for(const ModelConfig& config) const;
 };
 
 // --precision f32|bf16: the type the encoder's linear layers multiply in
-// (PackedBertOptions::precision).
+// (PackedOptions::precision).
 void add_precision_option(CLI::App* app, std::string* precision);
-PackedBertOptions packed_options(const std::string& precision);
+PackedOptions packed_options(const std::string& precision);
 
 struct RunFlags {
     int threads = 0;
@@ -45,13 +45,20 @@ struct RunFlags {
     std::string precision = "f32";
     void add_to(CLI::App* app);
     void apply() const;
-    PackedBertOptions packed() const { return packed_options(precision); }
+    PackedOptions packed() const { return packed_options(precision); }
 };
 
 struct LoadedModel {
-    std::shared_ptr<const BertModel> model;
-    std::unique_ptr<Tokenizer> tokenizer;
+    std::string dir;
+    std::shared_ptr<const Model> model;
+    std::unique_ptr<Tokenizer> tokenizer;  // null when the folder has no tokenizer files
+    // The data file's examples encoded for the model (encode_dataset with this tokenizer: a
+    // folder without one takes pre-tokenized input_ids only).
+    // config: the config to resolve labels against (default: the model's).
+    EncodedData encode(const Dataset& data, int64_t max_len, bool need_labels,
+                       const ModelConfig* config = nullptr) const;
 };
+// The model and, when the folder has tokenizer files, its tokenizer.
 LoadedModel load_model_and_tokenizer(const std::string& dir, const ModelLoadOptions& options = {});
 
 // Checks before any work that an output file can be written where asked: Error(usage) when it
@@ -59,7 +66,7 @@ LoadedModel load_model_and_tokenizer(const std::string& dir, const ModelLoadOpti
 void check_output_file(const std::string& path);
 
 // The label name of class id k (id2label).
-std::string label_name(const BertConfig& config, int64_t k);
+std::string label_name(const ModelConfig& config, int64_t k);
 
 // Registers `run` on app (as a subcommand of fwsvd, or as the whole of fwsvd-run).
 void setup_run(CLI::App* app);

@@ -29,7 +29,7 @@ struct BenchArgs {
 
 // B sequences of `seq` random ids: [CLS]-like id first, then ids drawn from the vocabulary
 // (std::mt19937_64, seed 1234, so every run and every build sees the same batch).
-Batch random_batch(const BertConfig& c, int64_t seq, int64_t batch) {
+Batch random_batch(const ModelConfig& c, int64_t seq, int64_t batch) {
     std::mt19937_64 gen(1234);
     std::uniform_int_distribution<int32_t> id(0, int32_t(c.vocab_size - 1));
     Batch b;
@@ -49,8 +49,8 @@ double median(std::vector<double> v) {
 
 void bench_command(const BenchArgs& a) {
     set_num_threads(a.threads);
-    auto model = BertModel::load(a.model_dir);
-    const BertConfig& c = model->config();
+    auto model = Model::load(a.model_dir);
+    const ModelConfig& c = model->config();
     if (a.seq > c.max_position_embeddings) {
         throw Error(str_cat("--seq ", a.seq, " exceeds the model's ", c.max_position_embeddings,
                             " positions"),

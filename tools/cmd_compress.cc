@@ -1,12 +1,15 @@
-// fwsvd compress: factor the encoder's linear layers of a fine-tuned BERT with SVD or FWSVD and
-// write the factored checkpoint (an HF-style folder with a low_rank block in config.json).
+// fwsvd compress: factor the encoder's linear layers of a fine-tuned model with a compression
+// method (compressor/method.h) and write the factored checkpoint (an HF-style folder with a
+// low_rank block in config.json). The statistics the method needs come from a file (`fwsvd
+// stats` / `fwsvd fisher`) or are computed from --data.
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "compressor/compress.h"
-#include "compressor/fisher.h"
+#include "compressor/method.h"
+#include "compressor/stats.h"
 #include "runtime/atomic_file.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
@@ -17,8 +20,8 @@
 namespace fwsvd::cli {
 namespace {
 
-// Default Fisher sample: a seeded random sample of this many training examples (0: all of them,
-// as Hsu et al. do). 8000 keeps a BERT-base Fisher pass to minutes on a CPU.
+// Default statistics sample: a seeded random sample of this many training examples (0: all of
+// them, as Hsu et al. do). 8000 keeps a BERT-base Fisher pass to minutes on a CPU.
 constexpr int64_t kDefaultFisherExamples = 8000;
 
 struct CompressArgs {
@@ -31,7 +34,7 @@ struct CompressArgs {
     std::string data_file;
     int64_t examples = kDefaultFisherExamples;
     uint64_t seed = 0;
-    std::string fisher_file;
+    std::string stats_file;
     bool force = false;
     std::string layers;
     std::string report;
@@ -70,9 +73,8 @@ std::string fmt_error(double x) {
 }
 
 void print_table(const CompressArgs& a, const CompressResult& r) {
-    std::printf("%s -> %s: %s, %s", a.model_dir.c_str(), a.out_dir.c_str(),
-                r.config.low_rank.value("method", "").c_str(),
-                r.config.low_rank.value("rank_rule", "").c_str());
+    std::printf("%s -> %s: %s, %s", a.model_dir.c_str(), a.out_dir.c_str(), r.block.method.c_str(),
+                r.block.rank_rule.c_str());
     if (r.plan.uniform_rank > 0) std::printf(" (rank %lld)", (long long)r.plan.uniform_rank);
     std::printf(", %.2f s\n", r.seconds);
     std::printf("%-45s %-11s %6s %10s %10s %9s %10s\n", "layer", "[out, in]", "rank", "before",
@@ -89,10 +91,8 @@ void print_table(const CompressArgs& a, const CompressResult& r) {
             std::printf("%-45s %-11s %6s %10lld %10lld  dense: %s\n", p.prefix.c_str(), shape, "-",
                         (long long)(p.in * p.out), (long long)p.params(), p.dense_reason.c_str());
         }
-        if (l.fisher_all_zero) {
-            std::printf("  note: the Fisher of %s is all zero; factored by plain SVD\n",
-                        p.prefix.c_str());
-        }
+        for (const auto& note : l.notes)
+            std::printf("  note: %s: %s\n", p.prefix.c_str(), note.c_str());
     }
     std::printf("encoder linear weights: %lld -> %lld (%.2f%%); %lld of %zu layers factored\n",
                 (long long)r.plan.params_before, (long long)r.plan.params_after,
@@ -105,50 +105,51 @@ void print_table(const CompressArgs& a, const CompressResult& r) {
 void compress_command(const CompressArgs& a) {
     set_num_threads(a.threads);
     const RankSpec spec = rank_spec(a);
-    const LowRankMethod method = parse_method(a.method);
-    if (!a.fisher_file.empty() && !a.data_file.empty()) {
-        throw Error("give --fisher or --data, not both", ErrorKind::usage);
+    const Method& method = method_named(a.method);
+    if (!a.stats_file.empty() && !a.data_file.empty()) {
+        throw Error("give --stats (or --fisher) or --data, not both", ErrorKind::usage);
     }
-    if (method == LowRankMethod::fwsvd && a.fisher_file.empty() && a.data_file.empty()) {
-        throw Error(
-            "--method fwsvd needs the Fisher information: give --fisher FILE (from "
-            "`fwsvd fisher`) or --data TRAIN_FILE to compute it",
-            ErrorKind::usage);
+    if (method.needs && a.stats_file.empty() && a.data_file.empty()) {
+        throw Error(str_cat("--method ", method.name, " needs the ", stat_kinds_str(method.needs),
+                            ": give --fisher FILE (from `fwsvd fisher` or `fwsvd stats`) or --data "
+                            "TRAIN_FILE to compute it"),
+                    ErrorKind::usage);
     }
     if (a.examples < 0) throw Error("--examples must be >= 0", ErrorKind::usage);
     std::vector<std::filesystem::path> inputs = {a.model_dir};
-    if (!a.fisher_file.empty()) inputs.push_back(a.fisher_file);
+    if (!a.stats_file.empty()) inputs.push_back(a.stats_file);
     if (!a.data_file.empty()) inputs.push_back(a.data_file);
     check_output_distinct(a.out_dir, inputs);
     if (!a.report.empty()) check_output_distinct(a.report, inputs);
 
     ModelLoadOptions lo;
     lo.require_classifier = false;
-    auto model = BertModel::load(a.model_dir, lo);
-    if (!model->layout().options().ranks.empty()) {
+    LoadedModel m = load_model_and_tokenizer(a.model_dir, lo);
+    const Model& model = *m.model;
+    if (!model.layout().options().ranks.empty()) {
         throw Error(str_cat(a.model_dir, ": already compressed (layer '",
-                            model->layout().options().ranks.begin()->first,
+                            model.layout().options().ranks.begin()->first,
                             "' is factored); compress the dense model it came from"));
     }
-    // Validate the rank rule and the layer filter before any long Fisher pass.
-    const RankPlan preview = plan_ranks(model->config(), spec, a.layers);
+    // Validate the rank rule and the layer filter before any long statistics pass.
+    const RankPlan preview = plan_ranks(model.config(), spec, a.layers);
     if (preview.num_factored() == 0) {
         throw Error(str_cat("nothing to compress: with ", spec.str(),
                             " no selected layer would shrink (a layer [out, in] shrinks only "
                             "when rank*(in+out) < in*out)"));
     }
-    const std::string checksum = model->checksum();
+    const std::string checksum = model.checksum();
 
-    FisherResult fisher;
-    bool have_fisher = false;
-    nlohmann::json fisher_info = nullptr;
-    if (!a.fisher_file.empty()) {
-        fisher = load_fisher(a.fisher_file);
-        have_fisher = true;
-        if (fisher.model_checksum != checksum) {
+    Stats stats;
+    bool have_stats = false;
+    nlohmann::json stats_info = nullptr;
+    if (!a.stats_file.empty()) {
+        stats = load_stats(a.stats_file);
+        have_stats = true;
+        if (stats.model_checksum != checksum) {
             const std::string msg =
-                str_cat(a.fisher_file, ": computed for a model with checksum ",
-                        fisher.model_checksum.empty() ? "(none recorded)" : fisher.model_checksum,
+                str_cat(a.stats_file, ": computed for a model with checksum ",
+                        stats.model_checksum.empty() ? "(none recorded)" : stats.model_checksum,
                         " but ", a.model_dir, "/model.safetensors has ", checksum);
             if (!a.force) {
                 throw Error(msg +
@@ -157,43 +158,47 @@ void compress_command(const CompressArgs& a) {
             }
             std::cerr << "fwsvd: warning: " << msg << " (--force)\n";
         }
-        fisher_info = {{"file", a.fisher_file},
-                       {"examples", fisher.examples},
-                       {"seed", fisher.seed},
-                       {"checksum", sha256_file(a.fisher_file)},
-                       {"model_checksum", fisher.model_checksum}};
+        stats_info = {{"file", a.stats_file},
+                      {"examples", stats.examples},
+                      {"seed", stats.seed},
+                      {"checksum", sha256_file(a.stats_file)},
+                      {"model_checksum", stats.model_checksum}};
     } else if (!a.data_file.empty()) {
-        auto tokenizer = load_tokenizer(a.model_dir);
-        Dataset ds = read_dataset(a.data_file, a.data.options(true));
-        EncodedData enc = encode_dataset(ds, *tokenizer, model->config(), a.data.max_len, true);
-        FisherOptions fo;
-        fo.examples = a.examples >= int64_t(enc.encodings.size()) ? 0 : a.examples;
-        fo.seed = a.seed;
-        const int64_t n = fo.examples > 0 ? fo.examples : int64_t(enc.encodings.size());
+        const bool labels = (method.needs & kStatFisher) != 0 || method.needs == 0;
+        Dataset ds = read_dataset(a.data_file, a.data.options(labels));
+        EncodedData enc = m.encode(ds, a.data.max_len, labels);
+        StatsOptions so;
+        // With --data, a method that needs nothing still gets the Fisher, for the report's
+        // Fisher-weighted errors.
+        so.kinds = method.needs ? method.needs : unsigned(kStatFisher);
+        so.examples = a.examples >= int64_t(enc.encodings.size()) ? 0 : a.examples;
+        so.seed = a.seed;
+        const int64_t n = so.examples > 0 ? so.examples : int64_t(enc.encodings.size());
         {
-            Progress progress("fisher", n);
-            fisher = compute_fisher(*model, enc, fo, &progress);
+            Progress progress("stats", n);
+            stats = compute_stats(model, enc, so, &progress);
         }
-        have_fisher = true;
-        fisher_info = {{"data", a.data_file},
-                       {"examples", fisher.examples},
-                       {"seed", fisher.seed},
-                       {"max_len", a.data.max_len},
-                       {"checksum", sha256_file(a.data_file)}};
+        have_stats = true;
+        stats_info = {{"data", a.data_file},
+                      {"examples", stats.examples},
+                      {"seed", stats.seed},
+                      {"max_len", a.data.max_len},
+                      {"checksum", sha256_file(a.data_file)}};
     }
 
     CompressOptions co;
-    co.method = method;
+    co.method = method.name;
     co.ranks = spec;
     co.layers_regex = a.layers;
     CompressResult r;
     {
         Progress progress("compress", preview.num_factored(), "layers");
-        r = compress_model(*model, have_fisher ? &fisher : nullptr, co, &progress);
+        r = compress_model(model, have_stats ? &stats : nullptr, co, &progress);
     }
-    r.config.low_rank["source_model"] = a.model_dir;
-    r.config.low_rank["source_checksum"] = checksum;
-    r.config.low_rank["fisher"] = fisher_info;
+    r.block.source_model = a.model_dir;
+    r.block.source_checksum = checksum;
+    r.block.statistics = stats_info;
+    apply_block(r);
     save_checkpoint(a.out_dir, r.config, r.layout, r.flat.data<float>(), a.model_dir,
                     {{"fwsvd_format", kLowRankFormat}, {"fwsvd_method", a.method}});
 
@@ -203,7 +208,7 @@ void compress_command(const CompressArgs& a) {
         rep["model"] = a.model_dir;
         rep["out"] = a.out_dir;
         rep["source_checksum"] = checksum;
-        rep["fisher"] = fisher_info;
+        rep["fisher"] = stats_info;
         rep["threads"] = num_threads();
         const nlohmann::ordered_json body = compress_report_json(r);
         for (auto it = body.begin(); it != body.end(); ++it) rep[it.key()] = it.value();
@@ -218,14 +223,19 @@ void compress_command(const CompressArgs& a) {
 void setup_compress(CLI::App* app) {
     auto a = std::make_shared<CompressArgs>();
     CLI::App* sub = app->add_subcommand(
-        "compress", "Factor the encoder's linear layers with SVD or Fisher-weighted SVD");
+        "compress",
+        "Factor the encoder's linear layers with a compression method (svd, fwsvd, ...)");
     sub->add_option("MODEL_DIR", a->model_dir,
                     "Dense model folder (config.json, "
                     "model.safetensors)")
         ->required();
-    sub->add_option("--method", a->method, "svd (plain truncated SVD) or fwsvd (Fisher-weighted)")
-        ->required()
-        ->check(CLI::IsMember({"svd", "fwsvd"}));
+    std::string methods_help = "Compression method:";
+    std::vector<std::string> names;
+    for (const Method* m : methods()) {
+        methods_help += " " + m->name + " (" + m->summary + ");";
+        names.push_back(m->name);
+    }
+    sub->add_option("--method", a->method, methods_help)->required()->check(CLI::IsMember(names));
     a->rank_opt = sub->add_option("--rank", a->rank, "The same rank R for every layer")
                       ->check(CLI::Range(int64_t(1), int64_t(1) << 30));
     a->rank_ratio_opt = sub->add_option("--rank-ratio", a->rank_ratio,
@@ -241,16 +251,17 @@ void setup_compress(CLI::App* app) {
     a->rank_ratio_opt->excludes(a->param_ratio_opt);
     sub->add_option("--out", a->out_dir, "Output model folder (written atomically)")->required();
     sub->add_option("--data", a->data_file,
-                    "Labelled training file (TSV/JSONL) to compute the Fisher information from");
+                    "Training file (TSV/JSONL) to compute the statistics the method needs from");
     sub->add_option("--examples", a->examples,
                     "With --data: a seeded random sample of this many examples (0: all, as the "
                     "paper)")
         ->capture_default_str();
     sub->add_option("--seed", a->seed, "With --data: sampling seed")->capture_default_str();
-    sub->add_option("--fisher", a->fisher_file,
-                    "Fisher information file (safetensors from `fwsvd fisher`) of this model");
+    sub->add_option("--stats,--fisher", a->stats_file,
+                    "Statistics file of this model (safetensors from `fwsvd stats` or `fwsvd "
+                    "fisher`)");
     sub->add_flag("--force", a->force,
-                  "Use a --fisher file even if it was computed for a different model checksum");
+                  "Use a --stats file even if it was computed for a different model checksum");
     sub->add_option("--layers", a->layers,
                     "Only factor layers whose prefix matches this regular expression (ECMAScript, "
                     "searched), e.g. 'intermediate|output\\.dense'");

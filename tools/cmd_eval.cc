@@ -40,10 +40,10 @@ void eval_command(const EvalArgs& a) {
         check_output_file(a.dump_logits);
     }
     LoadedModel m = load_model_and_tokenizer(a.model_dir);
-    const BertConfig& c = m.model->config();
+    const ModelConfig& c = m.model->config();
     Dataset ds = read_dataset(a.data_file, a.data.options(true));
     const int64_t max_len = a.data.max_len_for(c);
-    EncodedData data = encode_dataset(ds, *m.tokenizer, c, max_len, true);
+    EncodedData data = m.encode(ds, max_len, true);
     const std::string metric = primary_metric(c, data, a.metric);
 
     Session session(m.model, a.run.packed());

@@ -3,11 +3,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "compressor/finetune.h"
 #include "runtime/atomic_file.h"
 #include "runtime/parallel.h"
 #include "tools/cli_common.h"
 #include "tools/compressor_commands.h"
+#include "training/finetune.h"
 
 namespace fwsvd::cli {
 namespace {
@@ -19,6 +19,7 @@ struct FinetuneArgs {
     std::string out;
     int64_t num_labels = 0;
     bool json = false;
+    std::string metric;  // dev metric (empty: primary_metric's choice)
     FinetuneOptions opt;
     DataFlags data;
     int threads = 0;
@@ -32,12 +33,11 @@ void finetune_command(FinetuneArgs& a) {
     LoadedModel m = load_model_and_tokenizer(a.model_dir, lo);
     TrainableModel tm = make_trainable(*m.model, a.num_labels, a.opt.seed);
     Dataset train_ds = read_dataset(a.train_file, a.data.options(true));
-    EncodedData train = encode_dataset(train_ds, *m.tokenizer, tm.config, a.data.max_len, true);
+    EncodedData train = m.encode(train_ds, a.data.max_len, true, &tm.config);
     std::unique_ptr<EncodedData> dev;
     if (!a.dev_file.empty()) {
         Dataset dev_ds = read_dataset(a.dev_file, a.data.options(true));
-        dev = std::make_unique<EncodedData>(
-            encode_dataset(dev_ds, *m.tokenizer, tm.config, a.data.max_len, true));
+        dev = std::make_unique<EncodedData>(m.encode(dev_ds, a.data.max_len, true, &tm.config));
     }
 
     std::unique_ptr<Progress> bar;
@@ -63,13 +63,21 @@ void finetune_command(FinetuneArgs& a) {
             std::printf("epoch %lld: train loss %.4f (first steps %.4f, last steps %.4f)",
                         (long long)r.epoch, r.train_loss, r.first_loss, r.last_loss);
             if (dev)
-                std::printf(", dev %s %.4f", primary_metric(tm.config, *dev, a.opt.metric).c_str(),
+                std::printf(", dev %s %.4f", primary_metric(tm.config, *dev, a.metric).c_str(),
                             r.dev_value);
             std::printf(" (%.1f s)\n", r.seconds);
             std::fflush(stdout);
         }
     };
-    std::vector<EpochReport> reports = finetune(tm, train, dev.get(), a.opt, cb);
+    if (dev) {
+        const std::string metric = primary_metric(tm.config, *dev, a.metric);
+        cb.evaluate_dev = [&](Session& session) {
+            std::vector<float> logits = predict_logits(session, *dev, 64, nullptr);
+            EvalResult r = evaluate(tm.config, *dev, logits.data(), metric);
+            return DevScore{r.value, r.metrics};
+        };
+    }
+    std::vector<EpochReport> reports = finetune(tm, train, a.opt, cb);
 
     nlohmann::ordered_json j;
     j["source_model"] = a.model_dir;
@@ -84,7 +92,7 @@ void finetune_command(FinetuneArgs& a) {
     j["seed"] = a.opt.seed;
     j["max_len"] = a.data.max_len;
     j["threads"] = num_threads();
-    if (dev) j["dev_metric"] = primary_metric(tm.config, *dev, a.opt.metric);
+    if (dev) j["dev_metric"] = primary_metric(tm.config, *dev, a.metric);
     nlohmann::ordered_json eps = nlohmann::ordered_json::array();
     for (const auto& r : reports) {
         eps.push_back({{"epoch", r.epoch},
@@ -146,7 +154,7 @@ void setup_finetune(CLI::App* app) {
                     "Give the model a fresh classification head with N labels (1: regression); "
                     "needed for a pretrained-only checkpoint")
         ->check(CLI::Range(int64_t(1), int64_t(100000)));
-    sub->add_option("--metric", a->opt.metric, "Dev metric (default: the task's, as eval)");
+    sub->add_option("--metric", a->metric, "Dev metric (default: the task's, as eval)");
     sub->add_flag("--json", a->json, "Print the training report as JSON");
     sub->add_option("--threads", a->threads, "Threads (default: all cores)")
         ->check(CLI::Range(0, 1024));

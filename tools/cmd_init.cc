@@ -2,12 +2,12 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "compressor/init.h"
-#include "models/bert_model.h"
+#include "models/model.h"
 #include "runtime/atomic_file.h"
 #include "runtime/tokenizer_wordpiece.h"
 #include "tools/cli_common.h"
 #include "tools/compressor_commands.h"
+#include "training/init.h"
 
 namespace fwsvd::cli {
 namespace {
@@ -30,7 +30,7 @@ void init_command(InitArgs& a) {
     WordPieceTokenizer tok(a.vocab, wo);
     a.opt.vocab_size = tok.vocab_size();  // the number of lines: ids are line numbers
     a.opt.pad_token_id = tok.pad_id();
-    const BertConfig config = init_config(preset, a.opt);
+    const ModelConfig config = init_config(preset, a.opt);
     const TrainableModel model = init_model(config, a.opt.seed);
     save_initialized(a.out, model, a.vocab, !a.cased, a.opt.seed);
     int64_t params = 0;

@@ -1,11 +1,12 @@
 // fwsvd inspect: what a checkpoint holds: per linear layer its shape, dense or factored, rank,
 // parameters and bytes; totals for the encoder's linear layers and the whole file; the low_rank
 // block of a compressed model. Reads files only; needs no compressor code.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "models/bert_model.h"
+#include "models/model.h"
 #include "runtime/error.h"
 #include "runtime/safetensors.h"
 #include "tools/cli_common.h"
@@ -21,6 +22,8 @@ struct InspectArgs {
 
 struct LinearInfo {
     std::string prefix;
+    bool encoder = false;  // an encoder layer's (what compression factors)
+    int64_t uses = 1;      // layers sharing it
     int64_t in = 0, out = 0, rank = 0;
     int64_t weights = 0;  // weight (dense) or weight_a + weight_b (factored) values
     int64_t params = 0;   // weights + bias
@@ -31,38 +34,44 @@ struct LinearInfo {
 void inspect_command(const InspectArgs& a) {
     ModelLoadOptions lo;
     lo.require_classifier = false;
-    auto model = BertModel::load(a.model_dir, lo);
-    const BertConfig& c = model->config();
+    auto model = Model::load(a.model_dir, lo);
+    const ModelConfig& c = model->config();
     const ParamLayout& layout = model->layout();
     auto file = SafetensorsFile::open(std::filesystem::path(a.model_dir) / "model.safetensors");
 
-    // A layout name as the file spells it (BertModel checkpoints carry no "bert." prefix).
+    // A layout name as the file spells it (bare base-model checkpoints lack the base prefix).
+    const std::string& base = c.model_family().base_prefix;
     auto file_tensor = [&](const std::string& name) -> const TensorInfo* {
         if (const TensorInfo* t = file->find(name)) return t;
-        if (name.rfind("bert.", 0) == 0) return file->find(name.substr(5));
+        if (name.rfind(base, 0) == 0) return file->find(name.substr(base.size()));
         return nullptr;
     };
 
-    std::vector<std::string> prefixes = encoder_linear_prefixes(c);
-    const size_t num_encoder = prefixes.size();
-    if (layout.options().pooler) prefixes.push_back("bert.pooler.dense");
-    if (layout.options().classifier) prefixes.push_back("classifier");
+    // Every linear layer of the layout, in its order: the encoder's first (one per layer group),
+    // then the embedding projection and the head.
     std::vector<LinearInfo> layers;
-    for (const auto& prefix : prefixes) {
-        LinearInfo li;
-        li.prefix = prefix;
-        std::tie(li.in, li.out) = linear_shape(c, prefix);
-        li.rank = layout.rank(prefix);
-        for (const auto& e : layout.entries()) {
-            if (e.linear != prefix) continue;
-            li.params += e.numel;
-            if (e.kind != ParamKind::bias) li.weights += e.numel;
-            const TensorInfo* t = file_tensor(e.name);
-            li.bytes += t ? int64_t(t->end - t->begin) : e.numel * int64_t(sizeof(float));
-            if (t && e.kind != ParamKind::bias) li.dtype = dtype_name(t->dtype);
+    for (const auto& e : layout.entries()) {
+        if (e.linear.empty()) continue;
+        if (layers.empty() || layers.back().prefix != e.linear) {
+            LinearInfo li;
+            li.prefix = e.linear;
+            li.encoder = is_layer_role(e.role);
+            li.uses = e.uses;
+            std::tie(li.in, li.out) = linear_shape(c, e.linear);
+            li.rank = layout.rank(e.linear);
+            layers.push_back(li);
         }
-        layers.push_back(li);
+        LinearInfo& li = layers.back();
+        li.params += e.numel;
+        if (e.kind != ParamKind::bias) li.weights += e.numel;
+        const TensorInfo* t = file_tensor(e.name);
+        li.bytes += t ? int64_t(t->end - t->begin) : e.numel * int64_t(sizeof(float));
+        if (t && e.kind != ParamKind::bias) li.dtype = dtype_name(t->dtype);
     }
+    std::stable_partition(layers.begin(), layers.end(),
+                          [](const LinearInfo& li) { return li.encoder; });
+    const size_t num_encoder = size_t(std::count_if(
+        layers.begin(), layers.end(), [](const LinearInfo& li) { return li.encoder; }));
 
     int64_t enc_params = 0, enc_weights = 0, enc_dense_weights = 0, enc_bytes = 0;
     int64_t enc_factored = 0;
@@ -70,7 +79,7 @@ void inspect_command(const InspectArgs& a) {
         const LinearInfo& li = layers[i];
         enc_params += li.params;
         enc_weights += li.weights;
-        enc_dense_weights += li.in * li.out;
+        enc_dense_weights += linear_weight_count(li.in, li.out, 0);
         enc_bytes += li.bytes;
         enc_factored += li.rank > 0;
     }
@@ -98,6 +107,7 @@ void inspect_command(const InspectArgs& a) {
             x["prefix"] = li.prefix;
             x["in"] = li.in;
             x["out"] = li.out;
+            if (li.uses > 1) x["shared_by_layers"] = li.uses;
             x["factored"] = li.rank > 0;
             x["rank"] = li.rank > 0 ? nlohmann::ordered_json(li.rank) : nullptr;
             x["params"] = li.params;
@@ -122,14 +132,14 @@ void inspect_command(const InspectArgs& a) {
                       {"file_bytes", int64_t(file->file_size())},
                       {"used_params", used_params},
                       {"unused_params", file_params - used_params}};
-        j["low_rank"] = c.low_rank;
+        j["low_rank"] = c.raw.contains("low_rank") ? c.raw["low_rank"] : nlohmann::json(nullptr);
         std::cout << j.dump() << std::endl;
         return;
     }
 
-    std::printf("%s: BERT %lld layers, hidden %lld, intermediate %lld, ", a.model_dir.c_str(),
-                (long long)c.num_hidden_layers, (long long)c.hidden_size,
-                (long long)c.intermediate_size);
+    std::printf("%s: %s %lld layers, hidden %lld, intermediate %lld, ", a.model_dir.c_str(),
+                c.model_family().name.c_str(), (long long)c.num_hidden_layers,
+                (long long)c.hidden_size, (long long)c.intermediate_size);
     if (model->has_classifier()) {
         std::printf("%lld labels\n", (long long)c.num_labels());
     } else {
@@ -163,8 +173,8 @@ void inspect_command(const InspectArgs& a) {
                     (long long)(file_params - used_params));
     }
     std::printf("\n");
-    if (!c.low_rank.is_null()) {
-        const auto& b = c.low_rank;
+    if (c.raw.contains("low_rank") && c.raw["low_rank"].is_object()) {
+        const auto& b = c.raw["low_rank"];
         std::printf("low_rank: format %s, method %s, %s, source %s", b.value("format", "?").c_str(),
                     b.value("method", "?").c_str(), b.value("rank_rule", "?").c_str(),
                     b.value("source_model", "?").c_str());

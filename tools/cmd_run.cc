@@ -22,7 +22,7 @@ void run_command(const RunArgs& a) {
     FWSVD_CHECK(!a.texts.empty() || !a.pairs.empty() || !a.input.empty(),
                 "nothing to classify: give --text, --pair or --input");
     LoadedModel m = load_model_and_tokenizer(a.model_dir);
-    const BertConfig& c = m.model->config();
+    const ModelConfig& c = m.model->config();
 
     Dataset ds;
     ds.source = "command line";
@@ -51,11 +51,11 @@ void run_command(const RunArgs& a) {
     }
     std::vector<EncodedData> parts;
     if (!ds.examples.empty()) {
-        parts.push_back(encode_dataset(ds, *m.tokenizer, c, a.data.max_len_for(c), false));
+        parts.push_back(m.encode(ds, a.data.max_len_for(c), false));
     }
     if (!a.input.empty()) {
         Dataset file = read_dataset(a.input, a.data.options(false));
-        parts.push_back(encode_dataset(file, *m.tokenizer, c, a.data.max_len_for(c), false));
+        parts.push_back(m.encode(file, a.data.max_len_for(c), false));
     }
     Session session(m.model, a.run.packed());
     for (const auto& part : parts) {

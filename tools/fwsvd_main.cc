@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     fwsvd::cli::setup_bench(&app);
     fwsvd::cli::setup_compress(&app);
     fwsvd::cli::setup_inspect(&app);
+    fwsvd::cli::setup_stats(&app);
     fwsvd::cli::setup_fisher(&app);
     fwsvd::cli::setup_finetune(&app);
     fwsvd::cli::setup_init(&app);

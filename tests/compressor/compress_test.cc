@@ -7,7 +7,7 @@
 #include <random>
 
 #include "compressor/compress.h"
-#include "models/bert_forward.h"
+#include "models/forward.h"
 #include "models/session.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
@@ -17,14 +17,14 @@
 namespace fwsvd::testing {
 namespace {
 
-BertConfig bert_base_config() {
-    BertConfig c;  // the defaults are BERT-base: 12 layers, hidden 768, FFN 3072
+ModelConfig bert_base_config() {
+    ModelConfig c;  // the defaults are BERT-base: 12 layers, hidden 768, FFN 3072
     c.set_num_labels(2);
     return c;
 }
 
-BertConfig bert_mini_config() {
-    BertConfig c;
+ModelConfig bert_mini_config() {
+    ModelConfig c;
     c.hidden_size = 256;
     c.intermediate_size = 1024;
     c.num_hidden_layers = 4;
@@ -58,7 +58,7 @@ ErrorKind kind_of(const std::function<void()>& f) {
 }
 
 TEST(RankPlan, ParamRatioIsTheLargestUniformRankWithinTheBudget) {
-    for (const BertConfig& c : {bert_base_config(), bert_mini_config()}) {
+    for (const ModelConfig& c : {bert_base_config(), bert_mini_config()}) {
         const int64_t r_max = std::min(c.hidden_size, c.intermediate_size);
         for (double f : {0.01, 0.05, 0.1, 0.2, 1.0 / 3, 0.5, 0.6, 0.75, 0.9, 0.99, 1.0}) {
             RankPlan p = plan_ranks(c, ratio_of(RankRule::param_ratio, f));
@@ -119,7 +119,7 @@ TEST(RankPlan, RankRatioIsPerLayerAndAtLeastOne) {
     RankPlan p = plan_ranks(bert_mini_config(), ratio_of(RankRule::rank_ratio, 0.25));
     for (const auto& l : p.layers) EXPECT_EQ(l.rank, 64);  // min(in, out) is 256 everywhere
     EXPECT_EQ(p.uniform_rank, 0);
-    BertConfig odd = bert_mini_config();
+    ModelConfig odd = bert_mini_config();
     odd.hidden_size = 100;
     odd.intermediate_size = 30;
     odd.num_attention_heads = 4;
@@ -162,7 +162,7 @@ TEST(RankPlan, LayerFilter) {
 }
 
 TEST(RankPlan, InvalidSpecs) {
-    const BertConfig c = bert_mini_config();
+    const ModelConfig c = bert_mini_config();
     EXPECT_EQ(kind_of([&] { plan_ranks(c, rank_of(0)); }), ErrorKind::usage);
     EXPECT_EQ(kind_of([&] { plan_ranks(c, rank_of(-3)); }), ErrorKind::usage);
     for (double f : {0.0, -0.5, 1.5, std::nan("")}) {
@@ -179,12 +179,12 @@ TEST(RankPlan, InvalidSpecs) {
     EXPECT_EQ(ratio_of(RankRule::rank_ratio, 0.25).str(), "--rank-ratio 0.25");
 }
 
-// The golden Fisher (transformers' per-example squared gradients, averaged) as a FisherResult.
-FisherResult golden_fisher(const Golden& g) {
-    FisherResult f;
+// The golden Fisher (transformers' per-example squared gradients, averaged) as a Stats.
+Stats golden_fisher(const Golden& g) {
+    Stats f;
     for (const auto& prefix : encoder_linear_prefixes(g.model->config())) {
         const std::string name = prefix + ".weight";
-        f.tensors[name] = g.expected->read_f32("fisher." + name);
+        f.fisher[name] = g.expected->read_f32("fisher." + name);
     }
     f.examples = g.rows;
     f.model_checksum = g.model->checksum();
@@ -196,8 +196,8 @@ TEST(Compress, FullRankReproducesTheDenseLogits) {
     Golden g = load_golden("tiny-cls");
     Session dense(g.model);
     const std::vector<float> ref = dense.logits(g.batch);
-    FisherResult fisher = golden_fisher(g);
-    for (LowRankMethod method : {LowRankMethod::svd, LowRankMethod::fwsvd}) {
+    Stats fisher = golden_fisher(g);
+    for (const std::string method : {"svd", "fwsvd"}) {
         CompressOptions o;
         o.method = method;
         o.ranks = rank_of(1 << 20);
@@ -209,12 +209,12 @@ TEST(Compress, FullRankReproducesTheDenseLogits) {
             EXPECT_LT(l.error.plain, 1e-6) << l.plan.prefix;
             EXPECT_LT(l.error.fisher, 1e-6) << l.plan.prefix;
         }
-        auto m = BertModel::from_flat(r.config, r.layout, std::move(r.flat));
+        auto m = Model::from_flat(r.config, r.layout, std::move(r.flat));
         EXPECT_EQ(m->layout().options().ranks.size(), r.layout.options().ranks.size());
         Session s(m);
         std::vector<float> out = s.logits(g.batch);
         ASSERT_EQ(out.size(), ref.size());
-        EXPECT_LT(max_rel_diff(out.data(), ref.data(), ref.size()), 1e-4) << method_name(method);
+        EXPECT_LT(max_rel_diff(out.data(), ref.data(), ref.size()), 1e-4) << method;
     }
 }
 
@@ -223,12 +223,12 @@ TEST(Compress, FullRankReproducesTheDenseLogits) {
 // gives the logits of the same model packed without merges and of the training forward.
 TEST(Compress, MergedProjectionsOnBertMiniMatchTheTrainingForward) {
     FWSVD_REQUIRE_SHARED();
-    auto mini = BertModel::load(shared_dir() / "models" / "bert-mini-sst2");
+    auto mini = Model::load(shared_dir() / "models" / "bert-mini-sst2");
     CompressOptions o;
-    o.method = LowRankMethod::svd;
+    o.method = "svd";
     o.ranks = rank_of(32);
     CompressResult r = compress_model(*mini, nullptr, o);
-    auto m = BertModel::from_flat(r.config, r.layout, std::move(r.flat));
+    auto m = Model::from_flat(r.config, r.layout, std::move(r.flat));
     Batch b;
     std::mt19937 gen(5);
     std::uniform_int_distribution<int32_t> id(1000, int32_t(m->config().vocab_size - 1));
@@ -240,14 +240,14 @@ TEST(Compress, MergedProjectionsOnBertMiniMatchTheTrainingForward) {
         b.add(ids.data(), nullptr, len);
     }
     Activations acts;
-    bert_forward(m->params(), m->layout(), b, acts, ForwardOptions{});
+    model_forward(m->params(), m->layout(), b, acts, ForwardOptions{});
     const std::vector<float> want(acts.logits, acts.logits + b.size() * m->config().num_labels());
-    auto merged = PackedBert::build(m, PackedBertOptions{});
-    PackedBertOptions none;
+    auto merged = PackedModel::build(m, PackedOptions{});
+    PackedOptions none;
     none.merge_value_output = false;
     none.merge_query_key = false;
-    auto separate = PackedBert::build(m, none);
-    for (const PackedLayer& l : merged->layers()) {
+    auto separate = PackedModel::build(m, none);
+    for (const PackedLayer& l : merged->groups()) {
         EXPECT_TRUE(l.value_output_merged);
         EXPECT_TRUE(l.query_key_merged);
     }
@@ -262,17 +262,17 @@ TEST(Compress, MergedProjectionsOnBertMiniMatchTheTrainingForward) {
 TEST(Compress, CheckpointRoundTripAndReport) {
     FWSVD_REQUIRE_SHARED();
     Golden g = load_golden("tiny-cls");
-    FisherResult fisher = golden_fisher(g);
+    Stats fisher = golden_fisher(g);
     CompressOptions o;
-    o.method = LowRankMethod::fwsvd;
+    o.method = "fwsvd";
     o.ranks = rank_of(4);
     o.layers_regex = "layer\\.0\\.";
     CompressResult r = compress_model(*g.model, &fisher, o);
     EXPECT_EQ(r.plan.num_factored(), 6);
-    EXPECT_EQ(r.config.low_rank["format"], kLowRankFormat);
-    EXPECT_EQ(r.config.low_rank["method"], "fwsvd");
-    EXPECT_EQ(r.config.low_rank["ranks"].size(), 6u);
-    EXPECT_EQ(r.config.low_rank["ranks"]["bert.encoder.layer.0.intermediate.dense"], 4);
+    EXPECT_EQ(r.config.raw["low_rank"]["format"], kLowRankFormat);
+    EXPECT_EQ(r.config.raw["low_rank"]["method"], "fwsvd");
+    EXPECT_EQ(r.config.raw["low_rank"]["ranks"].size(), 6u);
+    EXPECT_EQ(r.config.raw["low_rank"]["ranks"]["bert.encoder.layer.0.intermediate.dense"], 4);
     for (const auto& l : r.layers) {
         if (!l.plan.factored) continue;
         EXPECT_GT(l.error.plain, 0);
@@ -293,10 +293,10 @@ TEST(Compress, CheckpointRoundTripAndReport) {
     // Written and loaded back: the same logits as the model in memory.
     TempDir tmp;
     save_checkpoint(tmp / "out", r.config, r.layout, r.flat.data<float>(), "");
-    auto loaded = BertModel::load(tmp / "out");
+    auto loaded = Model::load(tmp / "out");
     EXPECT_EQ(loaded->layout().options().ranks, r.layout.options().ranks);
-    EXPECT_EQ(loaded->config().low_rank["ranks"], r.config.low_rank["ranks"]);
-    auto mem = BertModel::from_flat(r.config, r.layout, r.flat);
+    EXPECT_EQ(loaded->config().raw["low_rank"]["ranks"], r.config.raw["low_rank"]["ranks"]);
+    auto mem = Model::from_flat(r.config, r.layout, r.flat);
     Session a(loaded), b(mem);
     std::vector<float> la = a.logits(g.batch), lb = b.logits(g.batch);
     EXPECT_LT(max_rel_diff(la.data(), lb.data(), la.size()), 1e-6);
@@ -311,18 +311,18 @@ TEST(Compress, Refusals) {
     FWSVD_REQUIRE_SHARED();
     Golden g = load_golden("tiny-cls");
     CompressOptions o;
-    o.method = LowRankMethod::fwsvd;
+    o.method = "fwsvd";
     o.ranks = rank_of(4);
     EXPECT_EQ(kind_of([&] { compress_model(*g.model, nullptr, o); }), ErrorKind::usage);
     // A Fisher without the layer's tensor, or of the wrong shape.
-    FisherResult partial = golden_fisher(g);
-    partial.tensors.erase("bert.encoder.layer.1.output.dense.weight");
+    Stats partial = golden_fisher(g);
+    partial.fisher.erase("bert.encoder.layer.1.output.dense.weight");
     EXPECT_THROW(compress_model(*g.model, &partial, o), Error);
-    FisherResult wrong = golden_fisher(g);
-    wrong.tensors["bert.encoder.layer.0.attention.self.query.weight"] = Tensor::zeros({3, 3});
+    Stats wrong = golden_fisher(g);
+    wrong.fisher["bert.encoder.layer.0.attention.self.query.weight"] = Tensor::zeros({3, 3});
     EXPECT_THROW(compress_model(*g.model, &wrong, o), Error);
     // Nothing would shrink.
-    o.method = LowRankMethod::svd;
+    o.method = "svd";
     o.ranks = rank_of(32);
     EXPECT_THROW(compress_model(*g.model, nullptr, o), Error);
 }
@@ -330,7 +330,7 @@ TEST(Compress, Refusals) {
 // A BERT-base-sized encoder with random weights: the time to factor all 72 linear layers.
 // Run with --gtest_also_run_disabled_tests --gtest_filter='*BertBase*' (it takes tens of seconds).
 TEST(Compress, DISABLED_BertBaseTiming) {
-    BertConfig c = bert_base_config();
+    ModelConfig c = bert_base_config();
     ParamLayout layout(c, LayoutOptions{});
     Tensor flat = Tensor::zeros({layout.total_floats()});
     std::mt19937 rng(1);
@@ -340,31 +340,30 @@ TEST(Compress, DISABLED_BertBaseTiming) {
         float* p = flat.data<float>() + e.offset;
         for (int64_t i = 0; i < e.numel; ++i) p[i] = dist(rng);
     }
-    auto model = BertModel::from_flat(c, layout, std::move(flat));
-    for (auto [method, rank] : {std::pair{LowRankMethod::svd, int64_t(128)},
-                                std::pair{LowRankMethod::fwsvd, int64_t(128)}}) {
-        FisherResult fisher;
-        if (method == LowRankMethod::fwsvd) {
+    auto model = Model::from_flat(c, layout, std::move(flat));
+    for (auto [method, rank] : {std::pair{std::string("svd"), int64_t(128)},
+                                std::pair{std::string("fwsvd"), int64_t(128)}}) {
+        Stats fisher;
+        if (method == "fwsvd") {
             for (const auto& prefix : encoder_linear_prefixes(c)) {
                 auto [in, out] = linear_shape(c, prefix);
                 Tensor t = Tensor::zeros({out, in});
                 std::uniform_real_distribution<float> u(0.f, 1.f);
                 for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng) * u(rng);
-                fisher.tensors[prefix + ".weight"] = t;
+                fisher.fisher[prefix + ".weight"] = t;
             }
         }
         CompressOptions o;
         o.method = method;
         o.ranks = rank_of(rank);
-        CompressResult r =
-            compress_model(*model, method == LowRankMethod::fwsvd ? &fisher : nullptr, o);
+        CompressResult r = compress_model(*model, method == "fwsvd" ? &fisher : nullptr, o);
         double layer_s = 0;
         for (const auto& l : r.layers) layer_s += l.seconds;
         std::printf(
             "BERT-base %s rank %lld: %lld layers in %.2f s wall (%.2f s summed over "
             "layers, %d threads)\n",
-            method_name(method), (long long)rank, (long long)r.plan.num_factored(), r.seconds,
-            layer_s, omp_get_max_threads());
+            method.c_str(), (long long)rank, (long long)r.plan.num_factored(), r.seconds, layer_s,
+            omp_get_max_threads());
         EXPECT_EQ(r.plan.num_factored(), 72);
     }
 }

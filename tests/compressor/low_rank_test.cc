@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "compressor/low_rank.h"
+#include "compressor/method.h"
 #include "kernels/linear.h"
 #include "runtime/error.h"
 #include "tests/test_util.h"
@@ -257,9 +258,9 @@ TEST(LowRank, InvalidInputsAreErrors) {
     EXPECT_THROW(factorize_linear(w.data(), out, in, 0), Error);
     EXPECT_THROW(factorize_linear(w.data(), out, in, 4), Error);  // > min(out, in)
     EXPECT_NO_THROW(factorize_linear(w.data(), out, in, 3));
-    EXPECT_EQ(parse_method("svd"), LowRankMethod::svd);
-    EXPECT_EQ(parse_method("fwsvd"), LowRankMethod::fwsvd);
-    EXPECT_THROW(parse_method("SVD"), Error);
+    EXPECT_EQ(method_named("svd").name, "svd");
+    EXPECT_EQ(method_named("fwsvd").name, "fwsvd");
+    EXPECT_THROW(method_named("SVD"), Error);
 }
 
 TEST(LowRank, RankDeficientMatrixFactorsFinite) {

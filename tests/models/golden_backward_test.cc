@@ -1,7 +1,7 @@
 // The backward pass against transformers' float64 gradients and empirical Fisher.
 #include <gtest/gtest.h>
 
-#include "models/bert_backward.h"
+#include "models/backward.h"
 #include "tests/models/golden_util.h"
 
 namespace fwsvd::testing {
@@ -44,15 +44,15 @@ class GoldenBackward : public ::testing::TestWithParam<std::string> {};
 Tensor run_backward(const Golden& g, GradMode mode) {
     const ParamLayout& layout = g.model->layout();
     Activations acts;
-    bert_forward(g.model->params(), layout, g.batch, acts, ForwardOptions{});
-    bert_loss(layout, acts, g.targets);
+    model_forward(g.model->params(), layout, g.batch, acts, ForwardOptions{});
+    model_loss(layout, acts, g.targets);
     Tensor grad = Tensor::zeros({layout.total_floats()});
-    BertParams gp = layout.bind(grad.data<float>());
+    ModelParams gp = layout.bind(grad.data<float>());
     const int64_t B = g.batch.size();
     // sum mode: gradient of the mean loss; per-example: each example's own loss.
     std::vector<float> dloss(size_t(B), mode == GradMode::sum ? 1.0f / float(B) : 1.0f);
     BackwardWorkspace ws;
-    bert_backward(gp, g.model->params(), layout, g.batch, acts, g.targets, dloss.data(), mode, ws);
+    model_backward(gp, g.model->params(), layout, g.batch, acts, g.targets, dloss.data(), mode, ws);
     return grad;
 }
 

@@ -16,7 +16,7 @@ TEST_P(GoldenForward, HiddenStatesLogitsAndLossMatchTransformers) {
     FWSVD_REQUIRE_SHARED();
     Golden g = load_golden(GetParam());
     Activations acts;
-    bert_forward(g.model->params(), g.model->layout(), g.batch, acts, ForwardOptions{});
+    model_forward(g.model->params(), g.model->layout(), g.batch, acts, ForwardOptions{});
     const int64_t H = g.model->config().hidden_size;
     const int64_t L = g.model->config().num_hidden_layers;
     for (int64_t l = 0; l <= L; ++l) {
@@ -28,7 +28,7 @@ TEST_P(GoldenForward, HiddenStatesLogitsAndLossMatchTransformers) {
     }
     Tensor logits = g.expected->read_f32("logits");
     EXPECT_LT(max_rel_diff(acts.logits, logits.data<float>(), size_t(logits.numel())), kTol);
-    double loss = bert_loss(g.model->layout(), acts, g.targets);
+    double loss = model_loss(g.model->layout(), acts, g.targets);
     Tensor ref_loss = g.expected->read_f32("loss");
     EXPECT_NEAR(loss, ref_loss.data<float>()[0], kTol * std::abs(ref_loss.data<float>()[0]));
 

@@ -3,17 +3,17 @@
 #include <string>
 #include <vector>
 
+#include "app/task.h"
 #include "models/batch.h"
-#include "models/bert_forward.h"
-#include "models/bert_model.h"
-#include "models/task.h"
+#include "models/forward.h"
+#include "models/model.h"
 #include "runtime/safetensors.h"
 #include "tests/test_util.h"
 
 namespace fwsvd::testing {
 
 struct Golden {
-    std::shared_ptr<const BertModel> model;
+    std::shared_ptr<const Model> model;
     std::shared_ptr<const SafetensorsFile> expected;
     Batch batch;      // the golden's rows, padded to the same length (keys = mask sum)
     Targets targets;  // its labels
@@ -23,7 +23,7 @@ struct Golden {
 inline Golden load_golden(const std::string& name) {
     Golden g;
     auto dir = shared_dir() / "golden" / name;
-    g.model = BertModel::load(dir);
+    g.model = Model::load(dir);
     g.expected = SafetensorsFile::open(dir / "expected.safetensors");
     Tensor ids = g.expected->read("input_ids");
     Tensor types = g.expected->read("token_type_ids");
@@ -52,7 +52,7 @@ inline EncodedData golden_data(const Golden& g) {
     d.has_labels = true;
     d.targets = g.targets;
     for (const auto& s : g.batch.seqs) {
-        Encoding e;
+        EncodedExample e;
         e.ids.assign(g.batch.ids.begin() + s.offset, g.batch.ids.begin() + s.offset + s.keys);
         e.type_ids.assign(g.batch.type_ids.begin() + s.offset,
                           g.batch.type_ids.begin() + s.offset + s.keys);

@@ -6,23 +6,23 @@
 
 #include <random>
 
-#include "models/bert_backward.h"
+#include "models/backward.h"
 #include "tests/models/golden_util.h"
 
 namespace fwsvd::testing {
 namespace {
 
 struct Setup {
-    BertConfig config;
+    ModelConfig config;
     LayoutOptions options;
 };
 
 double loss_at(const ParamLayout& layout, const float* flat, const Batch& batch, const Targets& t,
                const ForwardOptions& fo) {
     Activations acts;
-    BertParams p = layout.bind(const_cast<float*>(flat));
-    bert_forward(p, layout, batch, acts, fo);
-    return bert_loss(layout, acts, t);
+    ModelParams p = layout.bind(const_cast<float*>(flat));
+    model_forward(p, layout, batch, acts, fo);
+    return model_loss(layout, acts, t);
 }
 
 // h: the step; small enough for the model's curvature, large enough for float32 round-off.
@@ -30,14 +30,14 @@ void check_directional_derivative(const Golden& g, const ParamLayout& layout, Te
                                   const ForwardOptions& fo, float h) {
     const int64_t B = g.batch.size();
     Activations acts;
-    BertParams p = layout.bind(flat.data<float>());
-    bert_forward(p, layout, g.batch, acts, fo);
-    bert_loss(layout, acts, g.targets);
+    ModelParams p = layout.bind(flat.data<float>());
+    model_forward(p, layout, g.batch, acts, fo);
+    model_loss(layout, acts, g.targets);
     Tensor grad = Tensor::zeros({layout.total_floats()});
     std::vector<float> dloss(size_t(B), 1.0f / float(B));
     BackwardWorkspace ws;
-    bert_backward(layout.bind(grad.data<float>()), p, layout, g.batch, acts, g.targets,
-                  dloss.data(), GradMode::sum, ws);
+    model_backward(layout.bind(grad.data<float>()), p, layout, g.batch, acts, g.targets,
+                   dloss.data(), GradMode::sum, ws);
 
     std::mt19937 rng(7);
     std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -64,7 +64,7 @@ void check_directional_derivative(const Golden& g, const ParamLayout& layout, Te
 TEST(ModelGradcheck, DropoutInTrainingMode) {
     FWSVD_REQUIRE_SHARED();
     Golden g = load_golden("tiny-cls");
-    BertConfig c = g.model->config();
+    ModelConfig c = g.model->config();
     c.hidden_dropout_prob = 0.1;
     c.attention_probs_dropout_prob = 0.1;
     ParamLayout layout(c, g.model->layout().options());
@@ -78,7 +78,7 @@ TEST(ModelGradcheck, DropoutInTrainingMode) {
 TEST(ModelGradcheck, FactoredLayers) {
     FWSVD_REQUIRE_SHARED();
     Golden g = load_golden("tiny-reg");
-    const BertConfig& c = g.model->config();
+    const ModelConfig& c = g.model->config();
     LayoutOptions lo = g.model->layout().options();
     const auto prefixes = encoder_linear_prefixes(c);
     for (size_t i = 0; i < prefixes.size(); i += 2) lo.ranks[prefixes[i]] = 5;

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "models/bert_forward.h"
+#include "models/forward.h"
 #include "models/session.h"
 #include "runtime/parallel.h"
 #include "tests/test_util.h"
@@ -24,8 +24,8 @@ namespace {
 
 constexpr double kTol = 1e-5;  // max |session - bert_forward| / max |bert_forward| of the logits
 
-BertConfig small_config(const std::string& act = "gelu") {
-    BertConfig c;
+ModelConfig small_config(const std::string& act = "gelu") {
+    ModelConfig c;
     c.vocab_size = 50;
     c.hidden_size = 64;
     c.num_hidden_layers = 2;
@@ -52,17 +52,17 @@ Tensor random_flat(const ParamLayout& layout, uint64_t seed, float stddev = 0.15
     return flat;
 }
 
-std::shared_ptr<const BertModel> random_model(const BertConfig& c,
-                                              const std::map<std::string, int64_t>& ranks,
-                                              uint64_t seed) {
+std::shared_ptr<const Model> random_model(const ModelConfig& c,
+                                          const std::map<std::string, int64_t>& ranks,
+                                          uint64_t seed) {
     LayoutOptions options;
     options.ranks = ranks;
     ParamLayout layout(c, options);
-    return BertModel::from_flat(c, layout, random_flat(layout, seed));
+    return Model::from_flat(c, layout, random_flat(layout, seed));
 }
 
 // Sequences of several lengths, one right-padded (keys < len) as Hugging Face batches are.
-Batch test_batch(const BertConfig& c, uint64_t seed) {
+Batch test_batch(const ModelConfig& c, uint64_t seed) {
     std::mt19937_64 gen(seed);
     std::uniform_int_distribution<int32_t> id(0, int32_t(c.vocab_size - 1));
     Batch b;
@@ -78,14 +78,14 @@ Batch test_batch(const BertConfig& c, uint64_t seed) {
     return b;
 }
 
-std::vector<float> reference_logits(const BertModel& m, const Batch& b) {
+std::vector<float> reference_logits(const Model& m, const Batch& b) {
     Activations acts;
-    bert_forward(m.params(), m.layout(), b, acts, ForwardOptions{});
+    model_forward(m.params(), m.layout(), b, acts, ForwardOptions{});
     const size_t n = size_t(b.size() * m.config().num_labels());
     return std::vector<float>(acts.logits, acts.logits + n);
 }
 
-void expect_session_matches(const std::shared_ptr<const BertModel>& m, const char* what) {
+void expect_session_matches(const std::shared_ptr<const Model>& m, const char* what) {
     SCOPED_TRACE(what);
     const Batch b = test_batch(m->config(), 11);
     const std::vector<float> want = reference_logits(*m, b);
@@ -95,7 +95,7 @@ void expect_session_matches(const std::shared_ptr<const BertModel>& m, const cha
     EXPECT_LT(max_rel_diff(got.data(), want.data(), got.size()), kTol);
 }
 
-std::map<std::string, int64_t> varied_ranks(const BertConfig& c, bool skip_query) {
+std::map<std::string, int64_t> varied_ranks(const ModelConfig& c, bool skip_query) {
     std::map<std::string, int64_t> ranks;
     int64_t r = 5;
     for (const auto& prefix : encoder_linear_prefixes(c)) {
@@ -107,7 +107,7 @@ std::map<std::string, int64_t> varied_ranks(const BertConfig& c, bool skip_query
 }
 
 TEST(Session, FactoredModelMatchesTrainingForward) {
-    const BertConfig c = small_config();
+    const ModelConfig c = small_config();
     // Every Q/K/V factored: the fused [Aq; Ak; Av] GEMM, then each B.
     expect_session_matches(random_model(c, varied_ranks(c, false), 1), "all factored");
     // Query dense, key/value factored: the separate Q/K/V path.
@@ -128,7 +128,7 @@ TEST(Session, DenseModelMatchesTrainingForward) {
 // A dense model and the same weights written as factored layers at full rank with A = I
 // (B = W) give the same logits.
 TEST(Session, FullRankIdentityFactorsMatchDense) {
-    const BertConfig c = small_config();
+    const ModelConfig c = small_config();
     auto dense = random_model(c, {}, 5);
     std::map<std::string, int64_t> ranks;
     for (const auto& prefix : encoder_linear_prefixes(c))
@@ -152,7 +152,7 @@ TEST(Session, FullRankIdentityFactorsMatchDense) {
             std::copy_n(dense->find_data(e.name), e.numel, p);
         }
     }
-    auto factored = BertModel::from_flat(c, layout, std::move(flat));
+    auto factored = Model::from_flat(c, layout, std::move(flat));
     const Batch b = test_batch(c, 12);
     Session sd(dense), sf(factored);
     const auto ld = sd.logits(b), lf = sf.logits(b);
@@ -160,10 +160,10 @@ TEST(Session, FullRankIdentityFactorsMatchDense) {
 }
 
 TEST(Session, SessionsShareThePackedModelAndRunConcurrently) {
-    const BertConfig c = small_config();
+    const ModelConfig c = small_config();
     auto m = random_model(c, varied_ranks(c, false), 6);
     Session a(m), b(m);
-    EXPECT_EQ(&a.packed(), &b.packed()) << "one PackedBert per model";
+    EXPECT_EQ(&a.packed(), &b.packed()) << "one PackedModel per model";
     const Batch batch = test_batch(c, 13);
     const std::vector<float> want = a.logits(batch);
     std::vector<std::vector<float>> got(2);
@@ -182,7 +182,7 @@ TEST(Session, SessionsShareThePackedModelAndRunConcurrently) {
 }
 
 // `count` sequences of lengths cycling through 1..max_len (every fifth right-padded).
-Batch long_batch(const BertConfig& c, int count, uint64_t seed) {
+Batch long_batch(const ModelConfig& c, int count, uint64_t seed) {
     std::mt19937_64 gen(seed);
     std::uniform_int_distribution<int32_t> id(0, int32_t(c.vocab_size - 1));
     Batch b;
@@ -204,13 +204,13 @@ Batch long_batch(const BertConfig& c, int count, uint64_t seed) {
 // The last layer runs past its Q/K/V for the [CLS] rows only, reading Q/K/V from the buffer of
 // its parity in a team: models of 1 and 3 layers cover an even last layer.
 TEST(Session, OneParallelRegionPerForwardMatchesOneThread) {
-    const BertConfig c = small_config();
-    BertConfig one_layer = c, three_layers = c;
+    const ModelConfig c = small_config();
+    ModelConfig one_layer = c, three_layers = c;
     one_layer.num_hidden_layers = 1;
     three_layers.num_hidden_layers = 3;
     struct Case {
         const char* what;
-        std::shared_ptr<const BertModel> model;
+        std::shared_ptr<const Model> model;
     };
     const Case cases[] = {
         {"dense", random_model(c, {}, 21)},
@@ -246,7 +246,7 @@ TEST(Session, OneParallelRegionPerForwardMatchesOneThread) {
 // kernel; layers above region_max_layer_bytes (forced here with 0) keep oneDNN's split of each
 // GEMM and the GELU post-op. Every combination, on 1 and 2 threads, gives bert_forward's logits.
 TEST(Session, RegionAndGeluChoicesMatchTrainingForward) {
-    const BertConfig c = small_config();
+    const ModelConfig c = small_config();
     auto m = random_model(c, varied_ranks(c, false), 31);
     const Batch b = test_batch(c, 17);
     const std::vector<float> want = reference_logits(*m, b);
@@ -254,10 +254,10 @@ TEST(Session, RegionAndGeluChoicesMatchTrainingForward) {
     for (size_t max_bytes : {size_t(0), size_t(10) << 20}) {
         for (std::optional<bool> fuse :
              {std::optional<bool>(), std::optional<bool>(true), std::optional<bool>(false)}) {
-            PackedBertOptions options;
+            PackedOptions options;
             options.region_max_layer_bytes = max_bytes;
             options.fuse_gelu = fuse;
-            auto packed = PackedBert::build(m, options);
+            auto packed = PackedModel::build(m, options);
             EXPECT_EQ(packed->one_region(), max_bytes > 0);
             EXPECT_EQ(packed->gelu_fused(), fuse.value_or(max_bytes == 0));
             Session session(packed);
@@ -281,11 +281,11 @@ TEST(Session, RegionAndGeluChoicesMatchTrainingForward) {
 // bert_forward's logits, on 1 and 2 threads. The merges must also carry the value and query
 // biases (random here) into the output bias and the merged queries' bias.
 TEST(Session, MergedProjectionsMatchTrainingForward) {
-    const BertConfig c = small_config();
-    BertConfig three_layers = c;
+    const ModelConfig c = small_config();
+    ModelConfig three_layers = c;
     three_layers.num_hidden_layers = 3;
     const int saved = num_threads();
-    for (const BertConfig& cfg : {c, three_layers}) {
+    for (const ModelConfig& cfg : {c, three_layers}) {
         auto ranks = varied_ranks(cfg, false);
         ranks["bert.encoder.layer.1.attention.output.dense"] = 20;  // > head size: not merged
         ranks["bert.encoder.layer.0.attention.self.key"] = 20;
@@ -295,12 +295,12 @@ TEST(Session, MergedProjectionsMatchTrainingForward) {
         int merged_vo = 0, merged_qk = 0;
         for (int variant = 0; variant < 4; ++variant) {
             const bool vo = (variant & 1) != 0, qk = (variant & 2) != 0;
-            PackedBertOptions options;
+            PackedOptions options;
             options.merge_value_output = vo;
             options.merge_query_key = qk;
-            auto packed = PackedBert::build(m, options);
-            for (size_t l = 0; l < packed->layers().size(); ++l) {
-                const PackedLayer& pl = packed->layers()[l];
+            auto packed = PackedModel::build(m, options);
+            for (int64_t l = 0; l < packed->num_layers(); ++l) {
+                const PackedLayer& pl = packed->layer(l);
                 const int64_t ro = m->params().layers[l].attn_out.rank;
                 const int64_t rk = m->params().layers[l].key.rank;
                 EXPECT_EQ(pl.value_output_merged, vo && ro <= cfg.head_dim()) << "layer " << l;
@@ -328,12 +328,12 @@ TEST(Session, MergedProjectionsMatchTrainingForward) {
 // --precision bf16: dense and factored models (merged or not, one region or not) on 1 and 2
 // threads stay within bf16's rounding of the training forward's logits (5e-2 normwise; measured
 // below 1e-2), and differ from them by more than f32's 1e-5 (the encoder's GEMMs did round). The
-// packed form of each precision is its own (PackedBert::of), with half the weight bytes.
+// packed form of each precision is its own (PackedModel::of), with half the weight bytes.
 TEST(Session, Bf16StaysWithinItsRoundingOfTrainingForward) {
     if (!kernels::bf16_matmul_supported()) GTEST_SKIP() << "this CPU lacks AVX512_BF16";
-    const BertConfig c = small_config();
+    const ModelConfig c = small_config();
     const int saved = num_threads();
-    PackedBertOptions bf16;
+    PackedOptions bf16;
     bf16.precision = kernels::MatmulPrecision::bf16;
     for (bool factored : {false, true}) {
         auto m = random_model(
@@ -347,9 +347,9 @@ TEST(Session, Bf16StaysWithinItsRoundingOfTrainingForward) {
         EXPECT_LT(bf16_session.packed().packed_bytes(), f32_session.packed().packed_bytes());
         EXPECT_EQ(&Session(m, bf16).packed(), &bf16_session.packed()) << "not shared";
         for (bool region : {false, true}) {
-            PackedBertOptions o = bf16;
+            PackedOptions o = bf16;
             o.region_max_layer_bytes = region ? size_t(1) << 30 : 0;
-            Session session(PackedBert::build(m, o));
+            Session session(PackedModel::build(m, o));
             for (int threads : {1, 2}) {
                 SCOPED_TRACE("factored=" + std::to_string(factored) + " region=" +
                              std::to_string(region) + " threads=" + std::to_string(threads));
@@ -366,7 +366,7 @@ TEST(Session, Bf16StaysWithinItsRoundingOfTrainingForward) {
 }
 
 TEST(Session, LogitsDoNotDependOnEarlierBatches) {
-    const BertConfig c = small_config();
+    const ModelConfig c = small_config();
     auto m = random_model(c, {}, 7);
     const Batch big = test_batch(c, 14);
     Batch small;
@@ -382,7 +382,7 @@ TEST(Session, LogitsDoNotDependOnEarlierBatches) {
 }
 
 TEST(Session, ForwardFlopsCountsLinearsAndAttention) {
-    const BertConfig c = small_config();
+    const ModelConfig c = small_config();
     auto dense = random_model(c, {}, 8);
     Batch b;
     const int32_t ids[5] = {1, 2, 3, 4, 5};
@@ -391,7 +391,7 @@ TEST(Session, ForwardFlopsCountsLinearsAndAttention) {
     const double per_layer = 2 * N * (4 * H * H + 2 * H * I) + 4 * N * N * H;
     // The last layer runs Q/K/V on every row, the rest on the one [CLS] row.
     const double last_layer = 2 * N * 3 * H * H + 2 * (H * H + 2 * H * I) + 4 * N * H;
-    EXPECT_DOUBLE_EQ(forward_flops(*PackedBert::of(dense), b),
+    EXPECT_DOUBLE_EQ(forward_flops(*PackedModel::of(dense), b),
                      (L - 1) * per_layer + last_layer + 2 * (H * H + H * C));
 
     // Every encoder linear layer at rank 4 (<= head size 16): V and O merge, the output
@@ -405,12 +405,12 @@ TEST(Session, ForwardFlopsCountsLinearsAndAttention) {
                + 2 * rows * (r * H + r * (H + I) + r * (I + H))  // B_o only, FFN
                + 4 * queries * N * H;
     };
-    EXPECT_DOUBLE_EQ(forward_flops(*PackedBert::of(factored), b),
+    EXPECT_DOUBLE_EQ(forward_flops(*PackedModel::of(factored), b),
                      (L - 1) * layer(N, N) + layer(1, 1) + 2 * (H * H + H * C));
-    PackedBertOptions separate;
+    PackedOptions separate;
     separate.merge_value_output = false;
     separate.merge_query_key = false;
-    EXPECT_DOUBLE_EQ(forward_flops(*PackedBert::build(factored, separate), b),
+    EXPECT_DOUBLE_EQ(forward_flops(*PackedModel::build(factored, separate), b),
                      (L - 1) * layer(N, N) + layer(1, 1) + 2 * (H * H + H * C) +
                          (L - 1) * 2 * r * H * N + 2 * r * H + L * 2 * N * r * H);
 }

@@ -10,9 +10,9 @@
 #include <limits>
 #include <sstream>
 
-#include "models/bert_model.h"
-#include "models/task.h"
-#include "runtime/config.h"
+#include "app/task.h"
+#include "models/model.h"
+#include "models/model_config.h"
 #include "runtime/dataset.h"
 #include "runtime/safetensors.h"
 #include "runtime/tokenizer.h"
@@ -172,7 +172,7 @@ TEST(SafetensorsFiles, FolderMissingAndValid) {
                  {"ok.safetensors", "tensor 'a' has shape [2], expected [3]"});
 }
 
-// ---- checkpoints (BertModel::load on edited copies of golden/tiny-cls) -------------------------
+// ---- checkpoints (Model::load on edited copies of golden/tiny-cls) -------------------------
 
 class CheckpointBad : public ::testing::Test {
   protected:
@@ -185,12 +185,12 @@ class CheckpointBad : public ::testing::Test {
     fs::path weights() const { return dir_ / "model.safetensors"; }
     fs::path config() const { return dir_ / "config.json"; }
     Caught load_error(std::initializer_list<std::string> parts) {
-        return expect_error([&] { BertModel::load(dir_); }, parts);
+        return expect_error([&] { Model::load(dir_); }, parts);
     }
 };
 
 TEST_F(CheckpointBad, ControlLoads) {
-    auto m = BertModel::load(dir_);
+    auto m = Model::load(dir_);
     EXPECT_EQ(m->config().num_labels(), 3);
 }
 
@@ -288,7 +288,7 @@ TEST_F(CheckpointBad, ConfigSizesDisagreeWithWeights) {
 }
 
 TEST_F(CheckpointBad, NotAFolder) {
-    expect_error([&] { BertModel::load(weights()); }, {weights().string(), "not a model folder"});
+    expect_error([&] { Model::load(weights()); }, {weights().string(), "not a model folder"});
 }
 
 // A factored checkpoint: layer 0's query as weight_a [4, 32] and weight_b [32, 4].
@@ -311,10 +311,10 @@ class LowRankBad : public CheckpointBad {
 
 TEST_F(LowRankBad, ConsistentBlockLoads) {
     set_block({{"format", "fwsvd-low-rank-1"}, {"ranks", {{q_, 4}}}});
-    auto m = BertModel::load(dir_);
+    auto m = Model::load(dir_);
     EXPECT_EQ(m->layout().rank(q_), 4);
     set_block(nullptr);  // no block: the ranks come from the tensors
-    EXPECT_EQ(BertModel::load(dir_)->layout().rank(q_), 4);
+    EXPECT_EQ(Model::load(dir_)->layout().rank(q_), 4);
 }
 
 TEST_F(LowRankBad, RankDisagreesWithWeights) {
@@ -347,7 +347,7 @@ TEST(ParamLayoutBad, HugeRankIsAnErrorNotAnOverflow) {
         {"model_type", "bert"},        {"vocab_size", 10},         {"hidden_size", 1},
         {"num_hidden_layers", 1},      {"num_attention_heads", 1}, {"intermediate_size", 1},
         {"max_position_embeddings", 8}};
-    BertConfig c = BertConfig::from_json(j, "config.json");
+    ModelConfig c = ModelConfig::from_json(j, "config.json");
     LayoutOptions lo;
     lo.ranks["bert.encoder.layer.0.attention.self.query"] = std::numeric_limits<int64_t>::max();
     expect_error([&] { ParamLayout(c, lo); }, {"larger than 2^48 floats"});
@@ -455,7 +455,7 @@ class ConfigBad : public ::testing::TestWithParam<ConfigCase> {};
 TEST_P(ConfigBad, LoadGivesErrorNamingFileAndProblem) {
     TempDir tmp;
     write_bytes(tmp / "config.json", GetParam().text);
-    Caught c = expect_error([&] { BertConfig::load(tmp.path()); },
+    Caught c = expect_error([&] { ModelConfig::load(tmp.path()); },
                             {(tmp / "config.json").string() + ": ", GetParam().expected});
     EXPECT_EQ(c.kind, ErrorKind::invalid_input);
 }
@@ -465,20 +465,20 @@ INSTANTIATE_TEST_SUITE_P(Cases, ConfigBad, ::testing::ValuesIn(config_cases()),
 
 TEST(ConfigFiles, MissingFolderAndControl) {
     TempDir tmp;
-    expect_error([&] { BertConfig::load(tmp.path()); },
+    expect_error([&] { ModelConfig::load(tmp.path()); },
                  {(tmp / "config.json").string(), "model config (config.json) not found"});
     fs::create_directory(tmp / "sub");
     fs::create_directory(tmp / "sub" / "config.json");
-    expect_error([&] { BertConfig::load(tmp / "sub"); }, {"config.json", "is a folder"});
+    expect_error([&] { ModelConfig::load(tmp / "sub"); }, {"config.json", "is a folder"});
     write_bytes(tmp / "config.json", base_config().dump());
-    EXPECT_EQ(BertConfig::load(tmp.path()).num_labels(), 2);
+    EXPECT_EQ(ModelConfig::load(tmp.path()).num_labels(), 2);
 }
 
 // Files read whole must be regular files: a FIFO would block the reader, /dev/zero never ends.
 TEST(SpecialFiles, FifosAndDevicesAreRefusedWithoutBlocking) {
     TempDir tmp;
     ASSERT_EQ(mkfifo((tmp / "config.json").c_str(), 0600), 0);
-    expect_error([&] { BertConfig::load(tmp.path()); },
+    expect_error([&] { ModelConfig::load(tmp.path()); },
                  {(tmp / "config.json").string(), "is not a regular file"});
     ASSERT_EQ(mkfifo((tmp / "model.safetensors").c_str(), 0600), 0);
     expect_error([&] { SafetensorsFile::open(tmp / "model.safetensors"); },
@@ -590,25 +590,25 @@ class DataBad : public ::testing::Test {
     void SetUp() override {
         write_bytes(tmp_ / "vocab.txt", small_vocab());
         tok_ = std::make_unique<WordPieceTokenizer>(tmp_ / "vocab.txt");
-        cls_ = BertConfig::from_json(base_config(), "cls/config.json");
+        cls_ = ModelConfig::from_json(base_config(), "cls/config.json");
         nlohmann::json r = base_config();
         r["id2label"] = {{"0", "LABEL_0"}};
         r.erase("label2id");
         r["problem_type"] = "regression";
-        reg_ = BertConfig::from_json(r, "reg/config.json");
+        reg_ = ModelConfig::from_json(r, "reg/config.json");
     }
     fs::path file(const std::string& name, const std::string& content) {
         write_bytes(tmp_ / name, content);
         return tmp_ / name;
     }
-    EncodedData encode(const fs::path& f, const BertConfig& c, int64_t max_len = 16) {
+    EncodedData encode(const fs::path& f, const ModelConfig& c, int64_t max_len = 16) {
         DataOptions o;
         o.require_label = true;
-        return encode_dataset(read_dataset(f.string(), o), *tok_, c, max_len, true);
+        return encode_dataset(read_dataset(f.string(), o), tok_.get(), c, max_len, true);
     }
     TempDir tmp_;
     std::unique_ptr<WordPieceTokenizer> tok_;
-    BertConfig cls_, reg_;
+    ModelConfig cls_, reg_;
 };
 
 TEST_F(DataBad, TsvMissingAndExtraColumns) {

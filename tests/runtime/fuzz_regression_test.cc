@@ -5,8 +5,8 @@
 
 #include <sstream>
 
-#include "models/bert_params.h"
-#include "runtime/config.h"
+#include "models/model_config.h"
+#include "models/params.h"
 #include "runtime/dataset.h"
 #include "runtime/json_util.h"
 #include "runtime/safetensors.h"
@@ -57,7 +57,7 @@ TEST(FuzzRegression, WordPiecePrefixStopsBeforeTheNextAddedToken) {
 }
 
 // Found by hand before the fuzzers ran: a config.json nested 200,000 levels deep crashed fwsvd run
-// with SIGSEGV (BertConfig copies the parsed document, and nlohmann's copy recurses per level).
+// with SIGSEGV (ModelConfig copies the parsed document, and nlohmann's copy recurses per level).
 // Every JSON entry point now refuses documents nested deeper than 256 levels before parsing.
 std::string deep_json(size_t depth) {
     return "{\"x\": " + std::string(depth, '[') + std::string(depth, ']') + "}";
@@ -72,7 +72,7 @@ TEST(FuzzRegression, DeeplyNestedJsonEverywhere) {
 
     TempDir tmp;
     write_bytes(tmp / "config.json", deep);
-    expect_error([&] { BertConfig::load(tmp.path()); }, {"config.json", "nested deeper"});
+    expect_error([&] { ModelConfig::load(tmp.path()); }, {"config.json", "nested deeper"});
 
     const std::string st = safetensors_bytes(deep);
     expect_error([&] { SafetensorsFile::parse(st.data(), st.size(), "deep.safetensors"); },
@@ -96,10 +96,10 @@ TEST(FuzzRegression, LayoutRankOverflow) {
         "\"num_hidden_layers\": 1, \"num_attention_heads\": 1, \"intermediate_size\": 1, "
         "\"max_position_embeddings\": 8, \"low_rank\": {\"ranks\": "
         "{\"bert.encoder.layer.0.attention.self.query\": 9223372036854775807}}}";
-    BertConfig c = BertConfig::from_json(parse_json(cfg, "config.json"), "config.json");
+    ModelConfig c = ModelConfig::from_json(parse_json(cfg, "config.json"), "config.json");
     LayoutOptions lo;
     lo.ranks["bert.encoder.layer.0.attention.self.query"] =
-        c.low_rank["ranks"]["bert.encoder.layer.0.attention.self.query"].get<int64_t>();
+        c.raw["low_rank"]["ranks"]["bert.encoder.layer.0.attention.self.query"].get<int64_t>();
     expect_error([&] { ParamLayout(c, lo); }, {"larger than 2^48 floats"});
 }
 

@@ -152,7 +152,7 @@ TEST_F(CliBad, ConfigJson) {
 TEST_F(CliBad, VocabTxt) {
     const fs::path v = model_ / "vocab.txt";
     fs::remove(v);
-    expect_cli_error(run({"--text", "hi"}), 1, {model_.string(), "no tokenizer found"});
+    expect_cli_error(run({"--text", "hi"}), 1, {model_.string(), "has no tokenizer files"});
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"", "empty vocabulary"},
         {"[CLS]\n[SEP]\nhi\n", "no unknown token \"[UNK]\""},

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "models/bert_model.h"
+#include "models/model.h"
 #include "runtime/safetensors.h"
 #include "tests/tools/cli_util.h"
 
@@ -87,7 +87,7 @@ TEST(CompressCli, SvdRank64LoadsEvaluatesAndInspects) {
         EXPECT_TRUE(std::filesystem::exists(out / name)) << name;
     }
 
-    auto model = BertModel::load(out);
+    auto model = Model::load(out);
     EXPECT_EQ(model->layout().options().ranks.size(), 24u);
     for (const auto& [prefix, rank] : model->layout().options().ranks) EXPECT_EQ(rank, 64);
 
@@ -152,7 +152,7 @@ TEST(CompressCli, FwsvdFromFisherFileAndFromData) {
     auto rep = read_json(tmp / "r.json");
     EXPECT_LE(rep["encoder_linear"]["fraction"].get<double>(), 0.3);
     for (const auto& l : rep["layers"]) EXPECT_GE(l["fisher_rel_error"].get<double>(), 0.0);
-    EXPECT_NO_THROW(BertModel::load(out));
+    EXPECT_NO_THROW(Model::load(out));
 
     // The same Fisher for another model (same shapes, other weights): refused without --force.
     const auto cola = model_path("bert-mini-cola");

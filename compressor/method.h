@@ -1,0 +1,47 @@
+// The compression-method seam: a method is a function from one linear layer's weight and its
+// statistics (compressor/stats.h) to low-rank factors. It never reads data files or runs the
+// model; it declares which statistics it needs, and compress_model hands them over. A method is
+// one file in compressor/methods/ holding a `Method` and one line in method.cc's table
+// (docs/ARCHITECTURE.md).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compressor/low_rank.h"
+#include "compressor/stats.h"
+
+namespace fwsvd {
+
+// Settings some methods take (unused by the others).
+struct MethodOptions {};
+
+struct MethodInput {
+    const double* weight = nullptr;  // [out, in] row-major: the dense layer y = x Wᵀ + b
+    int64_t out = 0, in = 0;
+    int64_t rank = 0;  // 1 <= rank <= min(out, in)
+    LayerStats stats;  // what Method::needs asked for (others may be null)
+    const MethodOptions* options = nullptr;
+};
+
+struct MethodOutput {
+    LowRankFactorsF64 factors;
+    // Remarks for the report, e.g. that a degenerate statistic made the method fall back.
+    std::vector<std::string> notes;
+};
+
+struct Method {
+    std::string name;     // --method NAME
+    std::string summary;  // one line: what it minimises
+    unsigned needs = 0;   // StatKind bits
+    MethodOutput (*factorize)(const MethodInput& input) = nullptr;
+};
+
+// Every method, in the order --help and the docs list them.
+const std::vector<const Method*>& methods();
+// The method of that name; Error(usage) naming the known ones otherwise.
+const Method& method_named(const std::string& name);
+// "svd, fwsvd, ..." for messages.
+std::string method_names();
+
+}  // namespace fwsvd

@@ -1,0 +1,177 @@
+#include "compressor/stats_sources.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/gemm.h"
+#include "models/encoder_layer.h"
+#include "runtime/error.h"
+#include "runtime/parallel.h"
+
+namespace fwsvd {
+
+namespace {
+
+bool is_fisher_target(const ParamEntry& e, bool all) {
+    if (all) return true;
+    // The encoder's linear weights (dense, or both factors of a factored layer).
+    return (e.kind == ParamKind::linear_weight || e.kind == ParamKind::linear_factor) &&
+           is_layer_role(e.role);
+}
+
+// Σ over examples of each example's squared gradient. A batch's per-example gradients come from
+// one backward in per_example_squares mode. A layout with shared parameters needs each example's
+// gradient summed over the parameter's uses before squaring: its batches hold one example, whose
+// gradient a sum-mode backward writes into a scratch buffer that is then squared.
+class FisherSource final : public StatsSource {
+  public:
+    FisherSource(const ParamLayout& layout, bool all)
+        : layout_(layout), all_(all), shared_(layout.has_shared()) {
+        acc_ = Tensor::zeros({layout.total_floats()});
+        if (shared_) grad_ = Tensor::zeros({layout.total_floats()});
+        float* base = (shared_ ? grad_ : acc_).data<float>();
+        const auto& entries = layout.entries();
+        grads_ = layout.bind([&](size_t i) -> float* {
+            return is_fisher_target(entries[i], all_) ? base + entries[i].offset : nullptr;
+        });
+    }
+
+    void add(const StatsBatch& b) override {
+        // Each example's own loss: dloss = 1 per example.
+        ones_.assign(size_t(b.batch.size()), 1.0f);
+        if (!shared_) {
+            model_backward(grads_, b.model.params(), layout_, b.batch, b.acts, b.targets,
+                           ones_.data(), GradMode::per_example_squares, ws_);
+            return;
+        }
+        FWSVD_CHECK(b.batch.size() == 1, "internal: shared parameters need one example per batch");
+        float* g = grad_.data<float>();
+        std::fill(g, g + layout_.total_floats(), 0.0f);
+        model_backward(grads_, b.model.params(), layout_, b.batch, b.acts, b.targets, ones_.data(),
+                       GradMode::sum, ws_);
+        float* acc = acc_.data<float>();
+        for (const auto& e : layout_.entries()) {
+            if (!is_fisher_target(e, all_)) continue;
+            for (int64_t i = e.offset; i < e.offset + e.numel; ++i) acc[i] += g[i] * g[i];
+        }
+    }
+
+    void finish(Stats& out, int64_t examples) override {
+        const float inv_n = 1.0f / float(examples);
+        for (const auto& e : layout_.entries()) {
+            if (!is_fisher_target(e, all_)) continue;
+            Tensor t = Tensor::zeros(e.shape);
+            const float* src = acc_.data<float>() + e.offset;
+            for (int64_t i = 0; i < e.numel; ++i) t.data<float>()[i] = src[i] * inv_n;
+            out.fisher[e.name] = std::move(t);
+        }
+    }
+
+  private:
+    const ParamLayout& layout_;
+    bool all_;
+    bool shared_;
+    Tensor acc_, grad_;
+    ModelParams grads_;
+    BackwardWorkspace ws_;
+    std::vector<float> ones_;
+};
+
+// Σ |x| and Σ x xᵀ over the input rows of every distinct linear-layer input (per layer group and
+// LayerInput), in double; a shared group adds the rows of every layer that uses it.
+class InputSource final : public StatsSource {
+  public:
+    InputSource(const ModelConfig& config, bool cov) : config_(config), cov_(cov) {
+        for (int64_t g = 0; g < config.num_layer_groups(); ++g) {
+            for (LayerInput in : {LayerInput::layer_input, LayerInput::context,
+                                  LayerInput::attention_output, LayerInput::intermediate}) {
+                Sums s;
+                s.width =
+                    in == LayerInput::intermediate ? config.intermediate_size : config.hidden_size;
+                s.abs_sum.assign(size_t(s.width), 0.0);
+                if (cov_) s.cov_sum.assign(size_t(s.width * s.width), 0.0);
+                sums_.push_back(std::move(s));
+            }
+        }
+    }
+
+    void add(const StatsBatch& b) override {
+        const int64_t n = b.acts.n;
+        for (size_t l = 0; l < b.acts.layers.size(); ++l) {
+            const int64_t g = config_.group_of_layer(int64_t(l));
+            for (int k = 0; k < 4; ++k) {
+                Sums& s = sums_[size_t(g * 4 + k)];
+                const float* x = layer_input_rows(b.acts.layers[l], LayerInput(k));
+                accumulate(s, x, n);
+            }
+        }
+    }
+
+    void finish(Stats& out, int64_t) override {
+        for (int64_t g = 0; g < config_.num_layer_groups(); ++g) {
+            for (int k = 0; k < 4; ++k) {
+                const Sums& s = sums_[size_t(g * 4 + k)];
+                const std::string name =
+                    str_cat("encoder.", g, ".", layer_input_name(LayerInput(k)));
+                const double inv = s.rows > 0 ? 1.0 / double(s.rows) : 0.0;
+                Tensor m = Tensor::zeros({s.width}, DType::f64);
+                for (int64_t i = 0; i < s.width; ++i)
+                    m.data<double>()[i] = s.abs_sum[size_t(i)] * inv;
+                out.input_abs_mean[name] = std::move(m);
+                if (cov_) {
+                    Tensor c = Tensor::zeros({s.width, s.width}, DType::f64);
+                    for (int64_t i = 0; i < s.width * s.width; ++i) {
+                        c.data<double>()[i] = s.cov_sum[size_t(i)] * inv;
+                    }
+                    out.input_cov[name] = std::move(c);
+                }
+                out.input_rows = std::max(out.input_rows, s.rows);
+            }
+        }
+    }
+
+  private:
+    struct Sums {
+        int64_t width = 0;
+        int64_t rows = 0;
+        std::vector<double> abs_sum;  // [width]
+        std::vector<double> cov_sum;  // [width, width]
+    };
+
+    void accumulate(Sums& s, const float* x, int64_t n) {
+        const int64_t w = s.width;
+        for (int64_t r = 0; r < n; ++r) {
+            for (int64_t i = 0; i < w; ++i) s.abs_sum[size_t(i)] += std::fabs(double(x[r * w + i]));
+        }
+        s.rows += n;
+        if (!cov_) return;
+        // Xᵀ X of this batch in float (one GEMM), added to the double sums.
+        tile_.resize(size_t(w * w));
+        kernels::gemm(true, false, w, w, n, 1.0f, x, w, x, w, 0.0f, tile_.data(), w);
+        parallel_for(w * w, 1 << 14, [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) s.cov_sum[size_t(i)] += double(tile_[size_t(i)]);
+        });
+    }
+
+    const ModelConfig& config_;
+    bool cov_;
+    std::vector<Sums> sums_;  // [groups * 4]
+    std::vector<float> tile_;
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<StatsSource>> make_stats_sources(const Model& model,
+                                                             const StatsOptions& o) {
+    std::vector<std::unique_ptr<StatsSource>> sources;
+    if (o.kinds & kStatFisher) {
+        sources.push_back(std::make_unique<FisherSource>(model.layout(), o.all_params));
+    }
+    if (o.kinds & (kStatInputAbsMean | kStatInputCov)) {
+        sources.push_back(
+            std::make_unique<InputSource>(model.config(), (o.kinds & kStatInputCov) != 0));
+    }
+    return sources;
+}
+
+}  // namespace fwsvd

@@ -1,0 +1,133 @@
+// compute_fisher against the definition: one separate backward per example, squared, averaged.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <set>
+
+#include "compressor/stats.h"
+#include "models/backward.h"
+#include "runtime/error.h"
+#include "tests/models/golden_util.h"
+
+namespace fwsvd::testing {
+namespace {
+
+// The definition, naively: a full backward per example in sum mode, squared.
+std::map<std::string, std::vector<double>> naive_fisher(const Model& m, const EncodedData& d) {
+    const ParamLayout& layout = m.layout();
+    std::map<std::string, std::vector<double>> out;
+    for (size_t i = 0; i < d.encodings.size(); ++i) {
+        Batch b;
+        b.add(d.encodings[i].ids.data(), d.encodings[i].type_ids.data(),
+              int64_t(d.encodings[i].ids.size()));
+        Targets t;
+        if (m.config().is_regression()) {
+            t.values = {d.targets.values[i]};
+        } else {
+            t.classes = {d.targets.classes[i]};
+        }
+        Activations acts;
+        model_forward(m.params(), layout, b, acts, ForwardOptions{});
+        model_loss(layout, acts, t);
+        Tensor grad = Tensor::zeros({layout.total_floats()});
+        float one = 1.0f;
+        BackwardWorkspace ws;
+        model_backward(layout.bind(grad.data<float>()), m.params(), layout, b, acts, t, &one,
+                       GradMode::sum, ws);
+        for (const auto& e : layout.entries()) {
+            auto& v = out[e.name];
+            v.resize(size_t(e.numel), 0.0);
+            for (int64_t k = 0; k < e.numel; ++k) {
+                double gk = grad.data<float>()[e.offset + k];
+                v[size_t(k)] += gk * gk / double(d.encodings.size());
+            }
+        }
+    }
+    return out;
+}
+
+class FisherDefinition : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FisherDefinition, BatchedPerExampleEqualsOneBackwardPerExample) {
+    FWSVD_REQUIRE_SHARED();
+    Golden g = load_golden(GetParam());
+    EncodedData d = golden_data(g);
+    StatsOptions fo;
+    fo.all_params = true;
+    fo.batch_size = 2;  // batches of 2 and 1: examples share a batched pass
+    Stats f = compute_stats(*g.model, d, fo, nullptr);
+    EXPECT_EQ(f.examples, int64_t(d.encodings.size()));
+    EXPECT_EQ(f.model_checksum.size(), 64u);
+    auto ref = naive_fisher(*g.model, d);
+    ASSERT_EQ(f.fisher.size(), ref.size());
+    double scale = 0;
+    for (const auto& [name, r] : ref) {
+        for (double x : r) scale = std::max(scale, std::abs(x));
+    }
+    for (const auto& [name, t] : f.fisher) {
+        const auto& r = ref.at(name);
+        double num = 0, den = 0;
+        for (size_t k = 0; k < r.size(); ++k) {
+            num = std::max(num, std::abs(double(t.data<float>()[k]) - r[k]));
+            den = std::max(den, std::abs(r[k]));
+        }
+        // Parameters whose Fisher is 0 up to round-off (key biases) must stay ~0 on the scale of
+        // the largest Fisher value; every other one within 1e-4 relative.
+        if (den < 1e-10 * scale) {
+            EXPECT_LT(num, 1e-6 * scale) << name;
+        } else {
+            EXPECT_LE(num, 1e-4 * den) << name;
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, FisherDefinition, ::testing::Values("tiny-cls", "tiny-reg"));
+
+TEST(Fisher, DefaultTargetsAreTheEncoderLinearWeights) {
+    FWSVD_REQUIRE_SHARED();
+    Golden g = load_golden("tiny-cls");
+    Stats f = compute_stats(*g.model, golden_data(g), StatsOptions{}, nullptr);
+    std::set<std::string> expected;
+    for (const auto& p : encoder_linear_prefixes(g.model->config())) expected.insert(p + ".weight");
+    std::set<std::string> got;
+    for (const auto& [name, t] : f.fisher) got.insert(name);
+    EXPECT_EQ(got, expected);
+}
+
+TEST(Fisher, SampleIsSeededAndWithoutRepeats) {
+    auto a = stats_sample(1000, 100, 7);
+    auto b = stats_sample(1000, 100, 7);
+    auto c = stats_sample(1000, 100, 8);
+    EXPECT_EQ(a, b);
+    EXPECT_NE(a, c);
+    EXPECT_EQ(std::set<size_t>(a.begin(), a.end()).size(), 100u);
+    for (size_t i : a) EXPECT_LT(i, 1000u);
+    auto all = stats_sample(5, 0, 7);
+    EXPECT_EQ(all, (std::vector<size_t>{0, 1, 2, 3, 4}));
+    EXPECT_EQ(stats_sample(5, 50, 7).size(), 5u);
+}
+
+TEST(Fisher, SaveLoadRoundTripKeepsProvenance) {
+    FWSVD_REQUIRE_SHARED();
+    Golden g = load_golden("tiny-reg");
+    StatsOptions fo;
+    fo.seed = 42;
+    Stats f = compute_stats(*g.model, golden_data(g), fo, nullptr);
+    TempDir tmp;
+    save_stats(tmp / "f.safetensors", f, {{"data", "golden"}});
+    Stats r = load_stats(tmp / "f.safetensors");
+    EXPECT_EQ(r.examples, f.examples);
+    EXPECT_EQ(r.seed, 42u);
+    EXPECT_EQ(r.model_checksum, g.model->checksum());
+    ASSERT_EQ(r.fisher.size(), f.fisher.size());
+    for (const auto& [name, t] : f.fisher) {
+        ASSERT_EQ(r.fisher.at(name).shape(), t.shape());
+        EXPECT_EQ(0, std::memcmp(r.fisher.at(name).raw(), t.raw(), t.nbytes())) << name;
+    }
+    // A checkpoint is not a Fisher file.
+    EXPECT_THROW(load_stats(shared_dir() / "golden" / "tiny-reg" / "model.safetensors"),
+                 fwsvd::Error);
+}
+
+}  // namespace
+}  // namespace fwsvd::testing
