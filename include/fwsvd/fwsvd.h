@@ -48,10 +48,13 @@ typedef struct fwsvd_session fwsvd_session;
 FWSVD_API const char* fwsvd_version(void);
 /* The message of this thread's last failed call ("" if none). Valid until the next call. */
 FWSVD_API const char* fwsvd_last_error(void);
-/* Threads for the compute (OpenMP); n <= 0 keeps the default (all cores). */
+/* Threads for the compute (OpenMP) of calls made from the calling thread (an OpenMP setting is
+   per thread: other threads keep theirs); n <= 0 keeps the default (all cores). */
 FWSVD_API void fwsvd_set_num_threads(int n);
 
-/* Opens a model folder (config.json, model.safetensors, vocab.txt or spiece.model). */
+/* Opens a model folder (config.json, model.safetensors and, for fwsvd_classify, the tokenizer
+   files: tokenizer.json, vocab.txt, spiece.model, ...; without them only fwsvd_classify_ids
+   works). */
 FWSVD_API fwsvd_status fwsvd_model_open(const char* dir, fwsvd_model** out);
 FWSVD_API void fwsvd_model_free(fwsvd_model* model);
 /* Number of outputs per example (1 for regression). */

@@ -43,7 +43,8 @@ TEST_F(BenchCli, JsonHasLatencyFlopsAndPrecision) {
     EXPECT_EQ(f32["precision"], "f32");
     if (!kernels::bf16_matmul_supported()) {
         // Refused with a clear error where oneDNN would only emulate bf16.
-        CmdResult r = run_tool("fwsvd", {"bench", model_.string(), "--precision", "bf16"});
+        CmdResult r =
+            run_tool("fwsvd", {"bench", model_.string(), "--seq", "16", "--precision", "bf16"});
         EXPECT_EQ(r.code, 1) << r.err;
         EXPECT_NE(r.err.find("AVX512_BF16"), std::string::npos) << r.err;
         return;
