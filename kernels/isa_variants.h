@@ -29,17 +29,12 @@ constexpr int64_t kAttentionSimdMaxQueryTile = 64;
     void activation_backward_##isa(Activation act, float* dinp, const float* dout,                 \
                                    const float* inp, int64_t n);                                   \
     void gelu_inference_forward_##isa(float* out, const float* inp, int64_t n);                    \
-    void bias_activation_forward_##isa(Activation act, float* inout, const float* bias,            \
-                                       int64_t rows, int64_t cols);                                \
     void layernorm_forward_##isa(float* out, float* mean, float* rstd, const float* inp,           \
                                  const float* gamma, const float* beta, int64_t n, int64_t c,      \
                                  float eps);                                                       \
     void layernorm_backward_##isa(float* dinp, float* dgamma, float* dbeta, const float* dout,     \
                                   const float* inp, const float* gamma, const float* mean,         \
                                   const float* rstd, int64_t n, int64_t c);                        \
-    void add_layernorm_forward_##isa(float* out, const float* a, const float* b,                   \
-                                     const float* gamma, const float* beta, int64_t n, int64_t c,  \
-                                     float eps);                                                   \
     void softmax_forward_##isa(float* out, const float* inp, int64_t rows, int64_t cols);          \
     void softmax_backward_##isa(float* dinp, const float* dout, const float* out, int64_t rows,    \
                                 int64_t cols);                                                     \
