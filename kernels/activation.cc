@@ -6,50 +6,11 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "kernels/cpu.h"
 #include "kernels/erf_rational.h"
-#include "kernels/isa_variants.h"
 
 namespace fwsvd::kernels {
 
-// ---- dispatching float entry points ------------------------------------------------------------
-
-void activation_forward(Activation act, float* out, const float* inp, int64_t n) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return activation_forward_avx512(act, out, inp, n);
-        case Isa::avx2:
-            return activation_forward_avx2(act, out, inp, n);
-        case Isa::ref:
-            break;
-    }
-    activation_forward_ref<float>(act, out, inp, n);
-}
-
-void gelu_inference_forward(float* out, const float* inp, int64_t n) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return gelu_inference_forward_avx512(out, inp, n);
-        case Isa::avx2:
-            return gelu_inference_forward_avx2(out, inp, n);
-        case Isa::ref:
-            break;
-    }
-    gelu_inference_forward_ref<float>(out, inp, n);
-}
-
-void activation_backward(Activation act, float* dinp, const float* dout, const float* inp,
-                         int64_t n) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return activation_backward_avx512(act, dinp, dout, inp, n);
-        case Isa::avx2:
-            return activation_backward_avx2(act, dinp, dout, inp, n);
-        case Isa::ref:
-            break;
-    }
-    activation_backward_ref<float>(act, dinp, dout, inp, n);
-}
+// The dispatching float entry points are defined in kernel_table.cc from kernel_list.inc.
 
 // ---- scalar twins (computed in double) ---------------------------------------------------------
 

@@ -1,42 +1,11 @@
-// LayerNorm forward/backward (torch.nn.LayerNorm numerics).
+// LayerNorm forward/backward (torch.nn.LayerNorm numerics): the scalar twins.
 #include "kernels/layernorm.h"
 
 #include <cmath>
 
-#include "kernels/cpu.h"
-#include "kernels/isa_variants.h"
-
 namespace fwsvd::kernels {
 
-// ---- dispatching float entry points ------------------------------------------------------------
-
-void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* gamma,
-                       const float* beta, int64_t n, int64_t c, float eps) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return layernorm_forward_avx512(out, mean, rstd, inp, gamma, beta, n, c, eps);
-        case Isa::avx2:
-            return layernorm_forward_avx2(out, mean, rstd, inp, gamma, beta, n, c, eps);
-        case Isa::ref:
-            break;
-    }
-    layernorm_forward_ref<float>(out, mean, rstd, inp, gamma, beta, n, c, eps);
-}
-
-void layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout,
-                        const float* inp, const float* gamma, const float* mean, const float* rstd,
-                        int64_t n, int64_t c) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return layernorm_backward_avx512(dinp, dgamma, dbeta, dout, inp, gamma, mean, rstd, n,
-                                             c);
-        case Isa::avx2:
-            return layernorm_backward_avx2(dinp, dgamma, dbeta, dout, inp, gamma, mean, rstd, n, c);
-        case Isa::ref:
-            break;
-    }
-    layernorm_backward_ref<float>(dinp, dgamma, dbeta, dout, inp, gamma, mean, rstd, n, c);
-}
+// The dispatching float entry points are defined in kernel_table.cc from kernel_list.inc.
 
 // ---- scalar twins ------------------------------------------------------------------------------
 
@@ -119,4 +88,5 @@ template void layernorm_backward_ref<float>(float*, float*, float*, const float*
 template void layernorm_backward_ref<double>(double*, double*, double*, const double*,
                                              const double*, const double*, const double*,
                                              const double*, int64_t, int64_t);
+
 }  // namespace fwsvd::kernels
