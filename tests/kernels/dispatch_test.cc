@@ -1,7 +1,8 @@
 // The kernel registry against the scalar twins: every kernel of kernels/kernel_list.inc, in every
 // ISA table this CPU runs (kernel_table), on sizes around the 8- and 16-float vector widths and
 // on random ones. The list drives the cases: a kernel added to it without a check_<name> below
-// does not compile. Then the dispatching entry points: each calls the active ISA's table.
+// does not compile. Then the dispatching entry points: they call the active ISA's table, and
+// each passes its check.
 // This is the test the AVX2 / AVX-512 variants are held to.
 //
 // Tolerances (normwise relative, max |fast - ref| / max |ref|):
@@ -476,9 +477,10 @@ void check_attention_backward(const k::KernelTable& t, Rng& rng) {
     for (const AttnSetup& s : attention_cases(rng)) {
         SCOPED_TRACE(attention_tag(s));
         std::vector<float> scratch(s.scratch_size), scratch_ref(s.scratch_size);
+        // Probabilities from the entry's own forward: both backwards read the same ones.
         std::vector<float> out(s.rows * s.shape.ld_out), probs(s.probs_size);
-        k::attention_forward_ref<float>(out.data(), probs.data(), s.q(), s.kp(), s.v(),
-                                        s.seqs.data(), s.shape, 0, s.items, scratch_ref.data());
+        t.attention_forward(out.data(), probs.data(), s.q(), s.kp(), s.v(), s.seqs.data(), s.shape,
+                            0, s.items, scratch.data());
         std::vector<float> dqkv = rng.vec<float>(s.qkv.size());
         std::vector<float> dqkv_ref = dqkv;
         t.attention_backward(dqkv.data(), dqkv.data() + s.c, dqkv.data() + 2 * s.c, s.dout.data(),
@@ -551,46 +553,60 @@ std::string case_name(const ::testing::TestParamInfo<KernelIsa>& info) {
            k::isa_name(std::get<1>(info.param));
 }
 
-class KernelRegistry : public ::testing::TestWithParam<KernelIsa> {
-  protected:
-    // Makes `isa` active (nested dispatch, e.g. the softmax of attention's gemm path, runs it
-    // too) and seeds the data per case; false if this CPU cannot run it.
-    bool enter(k::Isa isa) {
-        if (int(isa) > int(k::detected_isa())) return false;
-        k::set_isa(isa);
-        seed_ = 1000 + 10 * uint64_t(std::get<0>(GetParam())) + uint64_t(isa);
-        return true;
-    }
-    uint64_t seed_ = 0;
+std::string kernel_name(const ::testing::TestParamInfo<int>& info) {
+    return kChecks[info.param].name;
+}
 
+uint64_t case_seed(int index, k::Isa isa) {
+    return 1000 + 10 * uint64_t(index) + uint64_t(isa);
+}
+
+class KernelRegistry : public ::testing::TestWithParam<KernelIsa> {
   private:
     IsaGuard guard_;
 };
 
-// The ISA's table entry against the scalar twin.
+// The ISA's table entry against the scalar twin, with that ISA active (nested dispatch, e.g. the
+// softmax of attention's gemm path, runs it too).
 TEST_P(KernelRegistry, VariantMatchesTwin) {
     const auto [index, isa] = GetParam();
-    if (!enter(isa)) GTEST_SKIP() << "this CPU has no " << k::isa_name(isa);
-    SCOPED_TRACE("seed=" + std::to_string(seed_));
-    Rng rng(seed_);
+    if (int(isa) > int(k::detected_isa())) GTEST_SKIP() << "this CPU has no " << k::isa_name(isa);
+    k::set_isa(isa);
+    const uint64_t seed = case_seed(index, isa);
+    SCOPED_TRACE("seed=" + std::to_string(seed));
+    Rng rng(seed);
     kChecks[index].check(k::kernel_table(isa), rng);
-}
-
-// The dispatching entry point with this ISA active: it calls the ISA's table, and its arguments
-// reach the variant in order (the check passes through the public function).
-TEST_P(KernelRegistry, EntryPointUsesActiveTable) {
-    const auto [index, isa] = GetParam();
-    if (!enter(isa)) GTEST_SKIP() << "this CPU has no " << k::isa_name(isa);
-    ASSERT_EQ(&k::active_table(), &k::kernel_table(isa));
-    SCOPED_TRACE("seed=" + std::to_string(seed_));
-    Rng rng(seed_);
-    kChecks[index].check(kEntryPoints, rng);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, KernelRegistry,
                          ::testing::Combine(::testing::Range(0, kNumKernels),
                                             ::testing::ValuesIn(kIsas)),
                          case_name);
+
+// The dispatching entry points call the table of the active ISA, whichever set_isa chose.
+TEST(KernelEntryPoints, CallTheActiveTable) {
+    IsaGuard guard;
+    for (k::Isa isa : runnable_isas()) {
+        k::set_isa(isa);
+        EXPECT_EQ(&k::active_table(), &k::kernel_table(isa)) << k::isa_name(isa);
+    }
+}
+
+class KernelEntryPoint : public ::testing::TestWithParam<int> {};
+
+// Each public entry point, with the detected ISA active, passes the check: its arguments reach
+// the variant in order. (The entry points are the same code for every ISA.)
+TEST_P(KernelEntryPoint, MatchesTwin) {
+    const int index = GetParam();
+    IsaGuard guard;
+    k::set_isa(k::detected_isa());
+    const uint64_t seed = case_seed(index, k::detected_isa());
+    SCOPED_TRACE("seed=" + std::to_string(seed));
+    Rng rng(seed);
+    kChecks[index].check(kEntryPoints, rng);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, KernelEntryPoint, ::testing::Range(0, kNumKernels), kernel_name);
 
 // ---- beyond the twins: the kernels' own contracts, through the entry points ---------------------
 
