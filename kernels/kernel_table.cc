@@ -35,6 +35,12 @@ constexpr KernelTable kAvx512Table = {
 constexpr const KernelTable* kTables[] = {&kRefTable, &kAvx2Table, &kAvx512Table};
 static_assert(int(Isa::ref) == 0 && int(Isa::avx2) == 1 && int(Isa::avx512) == 2);
 
+// What active_table() returns, internal so that the entry points inline it (a shared library's
+// exported function could be interposed, so GCC does not inline active_table() itself).
+inline const KernelTable& current_table() {
+    return *kTables[int(active_isa())];
+}
+
 }  // namespace
 
 const KernelTable& kernel_table(Isa isa) {
@@ -42,14 +48,14 @@ const KernelTable& kernel_table(Isa isa) {
 }
 
 const KernelTable& active_table() {
-    return *kTables[int(active_isa())];
+    return current_table();
 }
 
 // ---- dispatching entry points (declared in the ops' public headers) -----------------------------
 
 #define FWSVD_KERNEL(name, ref, params, args) \
     void name params {                        \
-        active_table().name args;             \
+        current_table().name args;            \
     }
 #include "kernels/kernel_list.inc"
 #undef FWSVD_KERNEL
