@@ -1,17 +1,21 @@
-// Kernel benchmarks: packed GEMMs dense vs low-rank at BERT-base shapes, the row-wise kernels
-// per ISA, and attention per ISA (ref = the dnnl_sgemm-per-item path).
+// Kernel benchmarks: packed GEMMs dense vs low-rank at BERT-base shapes, every kernel of the
+// registry (kernels/kernel_list.inc) per ISA, and attention per ISA over sequence lengths (ref =
+// the dnnl_sgemm-per-item path).
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/bench_util.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
 #include "kernels/cpu.h"
+#include "kernels/kernel_table.h"
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
 #include "kernels/packed_matmul.h"
@@ -30,15 +34,26 @@ std::vector<float> normal(size_t n, float stddev, uint64_t seed) {
     return v;
 }
 
-// Selects an ISA for one benchmark (clamped to what the CPU runs) and restores it afterwards.
+// Selects an ISA for one benchmark and restores it afterwards; an ISA this CPU lacks marks the
+// benchmark skipped (ok() is false) rather than timing another one under its name.
 class IsaScope {
   public:
-    explicit IsaScope(int64_t isa) : saved_(k::active_isa()) { k::set_isa(k::Isa(isa)); }
+    IsaScope(int64_t isa, benchmark::State& st) : saved_(k::active_isa()) {
+        ok_ = isa <= int64_t(k::detected_isa());
+        if (ok_) {
+            k::set_isa(k::Isa(isa));
+        } else {
+            st.SkipWithError((std::string("this CPU has no ") + k::isa_name(k::Isa(isa))).c_str());
+        }
+    }
     ~IsaScope() { k::set_isa(saved_); }
-    bool ok() const { return int(k::active_isa()) >= 0; }
+    IsaScope(const IsaScope&) = delete;
+    IsaScope& operator=(const IsaScope&) = delete;
+    bool ok() const { return ok_; }
 
   private:
     k::Isa saved_;
+    bool ok_ = false;
 };
 
 std::string isa_label(int64_t isa) {
@@ -238,70 +253,221 @@ BENCHMARK(BM_MatmulRows)
     ->ArgsProduct({{37, 128, 300, 800}, {768}, {768}, {0, 1}, {1, 2}})
     ->UseManualTime();
 
-void BM_LayerNorm(benchmark::State& st) {
-    const int64_t rows = st.range(0), cols = st.range(1);
-    IsaScope isa(st.range(2));
-    st.SetLabel(isa_label(st.range(2)));
-    const auto x = normal(size_t(rows * cols), 1.0f, 1), g = normal(size_t(cols), 1.0f, 2),
-               b = normal(size_t(cols), 1.0f, 3);
-    std::vector<float> out(x.size());
-    for (auto _ : st) {
-        k::add_layernorm_forward(out.data(), x.data(), out.data(), g.data(), b.data(), rows, cols,
-                                 1e-12f);
-        benchmark::ClobberMemory();
-    }
-    st.SetItemsProcessed(st.iterations() * rows * cols);
-}
-BENCHMARK(BM_LayerNorm)->ArgNames({"rows", "cols", "isa"})->ArgsProduct({{128}, {768}, {0, 1, 2}});
+// ---- the kernel registry ------------------------------------------------------------------------
+// Every kernel of kernels/kernel_list.inc in every ISA this CPU runs, BM_Kernel/<kernel>/<isa>, on
+// BERT-base shapes at seq 128, one thread. A kernel added to the list without a bench_<name>
+// below does not compile. items/s counts the elements of the kernel's main operand.
 
-void BM_Gelu(benchmark::State& st) {
-    const int64_t rows = st.range(0), cols = st.range(1);
-    IsaScope isa(st.range(2));
-    st.SetLabel(isa_label(st.range(2)));
-    const auto x = normal(size_t(rows * cols), 1.0f, 1), bias = normal(size_t(cols), 0.1f, 2);
-    std::vector<float> y(x.size());
-    for (auto _ : st) {
-        y = x;
-        k::bias_activation_forward(k::Activation::gelu, y.data(), bias.data(), rows, cols);
-        benchmark::ClobberMemory();
-    }
-    st.SetItemsProcessed(st.iterations() * rows * cols);
+// One kernel call on data allocated once, and the elements one call processes.
+struct KernelCall {
+    std::function<void()> call;
+    int64_t items;
+};
+
+// Keeps `data` alive in the call, which runs body(data).
+template <typename Data, typename Body>
+KernelCall make_call(Data data, int64_t items, Body body) {
+    auto d = std::make_shared<Data>(std::move(data));
+    return {[d, body] { body(*d); }, items};
 }
-BENCHMARK(BM_Gelu)->ArgNames({"rows", "cols", "isa"})->ArgsProduct({{128}, {3072}, {0, 1, 2}});
+
+// The buffers of one call, v[0], v[1], ...
+using Vecs = std::vector<std::vector<float>>;
+
+KernelCall bench_add_forward(const k::KernelTable& t) {  // the residual add, [128, 768]
+    const int64_t n = 128 * 768;
+    return make_call(
+        Vecs{normal(n, 1.0f, 1), normal(n, 1.0f, 2), std::vector<float>(n)}, n,
+        [f = t.add_forward, n](Vecs& v) { f(v[2].data(), v[0].data(), v[1].data(), n); });
+}
+
+KernelCall bench_accumulate(const k::KernelTable& t) {  // a gradient sum, [128, 768]
+    const int64_t n = 128 * 768;
+    return make_call(Vecs{normal(n, 1.0f, 1), normal(n, 1.0f, 2)}, n,
+                     [f = t.accumulate, n](Vecs& v) { f(v[1].data(), v[0].data(), n); });
+}
+
+KernelCall bench_square_accumulate(const k::KernelTable& t) {  // a [768, 768] Fisher square
+    const int64_t n = 768 * 768;
+    return make_call(Vecs{normal(n, 1e-3f, 1), std::vector<float>(n)}, n,
+                     [f = t.square_accumulate, n](Vecs& v) { f(v[1].data(), v[0].data(), n); });
+}
+
+KernelCall bench_sum_rows_accumulate(const k::KernelTable& t) {  // the FFN bias gradient
+    const int64_t rows = 128, cols = 3072;
+    return make_call(Vecs{normal(rows * cols, 1.0f, 1), std::vector<float>(cols)}, rows * cols,
+                     [f = t.sum_rows_accumulate, rows, cols](Vecs& v) {
+                         f(v[1].data(), v[0].data(), rows, cols);
+                     });
+}
+
+KernelCall bench_sum_head_blocks(const k::KernelTable& t) {  // merged V·O at rank 32, 12 heads
+    const int64_t rows = 128, heads = 12, width = 32, block = 64, h = heads * block;
+    return make_call(Vecs{normal(rows * h, 1.0f, 1), std::vector<float>(rows * width)},
+                     rows * heads * width, [f = t.sum_head_blocks](Vecs& v) {
+                         f(v[1].data(), v[0].data(), rows, heads, width, block, h, width);
+                     });
+}
+
+KernelCall bench_activation_forward(
+    const k::KernelTable& t) {  // exact GELU of the FFN, [128, 3072]
+    const int64_t n = 128 * 3072;
+    return make_call(Vecs{normal(n, 1.0f, 1), std::vector<float>(n)}, n,
+                     [f = t.activation_forward, n](Vecs& v) {
+                         f(k::Activation::gelu, v[1].data(), v[0].data(), n);
+                     });
+}
+
+KernelCall bench_activation_backward(const k::KernelTable& t) {
+    const int64_t n = 128 * 3072;
+    return make_call(Vecs{normal(n, 1.0f, 1), normal(n, 1.0f, 2), std::vector<float>(n)}, n,
+                     [f = t.activation_backward, n](Vecs& v) {
+                         f(k::Activation::gelu, v[2].data(), v[1].data(), v[0].data(), n);
+                     });
+}
 
 // The inference GELU (rational erf) on the same data, in place as the Session runs it.
-void BM_GeluInference(benchmark::State& st) {
-    const int64_t rows = st.range(0), cols = st.range(1);
-    IsaScope isa(st.range(2));
-    st.SetLabel(isa_label(st.range(2)));
-    const auto x = normal(size_t(rows * cols), 1.0f, 1);
-    std::vector<float> y(x.size());
-    for (auto _ : st) {
-        y = x;
-        k::gelu_inference_forward(y.data(), y.data(), rows * cols);
-        benchmark::ClobberMemory();
-    }
-    st.SetItemsProcessed(st.iterations() * rows * cols);
+KernelCall bench_gelu_inference_forward(const k::KernelTable& t) {
+    const int64_t n = 128 * 3072;
+    return make_call(Vecs{normal(n, 1.0f, 1)}, n, [f = t.gelu_inference_forward, n](Vecs& v) {
+        f(v[0].data(), v[0].data(), n);
+    });
 }
-BENCHMARK(BM_GeluInference)
-    ->ArgNames({"rows", "cols", "isa"})
-    ->ArgsProduct({{128}, {3072}, {0, 1, 2}});
 
-void BM_Softmax(benchmark::State& st) {
-    const int64_t rows = st.range(0), cols = st.range(1);
-    IsaScope isa(st.range(2));
-    st.SetLabel(isa_label(st.range(2)));
-    const auto x = normal(size_t(rows * cols), 3.0f, 1);
-    std::vector<float> y(x.size());
+KernelCall bench_layernorm_forward(const k::KernelTable& t) {  // [128, 768], statistics saved
+    const int64_t rows = 128, cols = 768;
+    return make_call(
+        Vecs{normal(rows * cols, 1.0f, 1), normal(cols, 1.0f, 2), normal(cols, 1.0f, 3),
+             std::vector<float>(rows * cols), std::vector<float>(2 * rows)},
+        rows * cols, [f = t.layernorm_forward](Vecs& v) {
+            f(v[3].data(), v[4].data(), v[4].data() + rows, v[0].data(), v[1].data(), v[2].data(),
+              rows, cols, 1e-12f);
+        });
+}
+
+KernelCall bench_layernorm_backward(const k::KernelTable& t) {
+    const int64_t rows = 128, cols = 768;
+    Vecs data{normal(rows * cols, 1.0f, 1), normal(cols, 1.0f, 2), normal(rows * cols, 1.0f, 3),
+              std::vector<float>(rows * cols + 2 * cols), std::vector<float>(2 * rows)};
+    k::layernorm_forward_ref<float>(data[3].data(), data[4].data(), data[4].data() + rows,
+                                    data[0].data(), data[1].data(), data[1].data(), rows, cols,
+                                    1e-12f);
+    return make_call(std::move(data), rows * cols, [f = t.layernorm_backward](Vecs& v) {
+        float* dinp = v[3].data();
+        f(dinp, dinp + rows * cols, dinp + rows * cols + cols, v[2].data(), v[0].data(),
+          v[1].data(), v[4].data(), v[4].data() + rows, rows, cols);
+    });
+}
+
+KernelCall bench_softmax_forward(const k::KernelTable& t) {  // 12 heads' [128, 128] scores
+    const int64_t rows = 12 * 128, cols = 128;
+    return make_call(Vecs{normal(rows * cols, 3.0f, 1), std::vector<float>(rows * cols)},
+                     rows * cols,
+                     [f = t.softmax_forward](Vecs& v) { f(v[1].data(), v[0].data(), rows, cols); });
+}
+
+KernelCall bench_softmax_backward(const k::KernelTable& t) {
+    const int64_t rows = 12 * 128, cols = 128;
+    Vecs data{normal(rows * cols, 3.0f, 1), normal(rows * cols, 1.0f, 2),
+              std::vector<float>(rows * cols)};
+    k::softmax_forward_ref<float>(data[0].data(), data[0].data(), rows, cols);
+    return make_call(std::move(data), rows * cols, [f = t.softmax_backward](Vecs& v) {
+        f(v[2].data(), v[1].data(), v[0].data(), rows, cols);
+    });
+}
+
+// One sequence of 128 tokens, 12 heads of 64, Q/K/V interleaved as the fused QKV GEMM writes
+// them; items/s counts (query, key) pairs of all heads.
+struct AttentionData {
+    static constexpr int64_t kSeq = 128, kHeads = 12, kDim = 64, kH = kHeads * kDim;
+    k::SeqSpan span{0, kSeq, kSeq, 0};
+    k::AttentionShape shape{kHeads, kDim, 3 * kH, 3 * kH, 3 * kH, kH};
+    std::vector<float> qkv = normal(size_t(kSeq * 3 * kH), 1.0f, 1);
+    std::vector<float> out = std::vector<float>(size_t(kSeq * kH));
+    std::vector<float> dqkv = std::vector<float>(size_t(kSeq * 3 * kH));
+    std::vector<float> probs = std::vector<float>(size_t(kHeads * kSeq * kSeq));
+    std::vector<float> scratch = std::vector<float>(size_t(k::attention_scratch_size(&span, 1)));
+    const float* q() const { return qkv.data(); }
+    const float* kp() const { return qkv.data() + kH; }
+    const float* v() const { return qkv.data() + 2 * kH; }
+    static constexpr int64_t kPairs = kHeads * kSeq * kSeq;
+};
+
+KernelCall bench_attention_forward(const k::KernelTable& t) {  // training: probabilities saved
+    return make_call(AttentionData{}, AttentionData::kPairs,
+                     [f = t.attention_forward](AttentionData& a) {
+                         f(a.out.data(), a.probs.data(), a.q(), a.kp(), a.v(), &a.span, a.shape, 0,
+                           AttentionData::kHeads, a.scratch.data());
+                     });
+}
+
+KernelCall bench_attention_inference_item(const k::KernelTable& t) {  // every head, one by one
+    return make_call(AttentionData{}, AttentionData::kPairs,
+                     [f = t.attention_inference_item](AttentionData& a) {
+                         for (int64_t i = 0; i < AttentionData::kHeads; ++i) {
+                             f(a.out.data(), a.q(), a.kp(), a.v(), &a.span, a.shape, i,
+                               i + 1 < AttentionData::kHeads ? i + 1 : -1, a.scratch.data());
+                         }
+                     });
+}
+
+KernelCall bench_attention_backward(const k::KernelTable& t) {
+    AttentionData data;
+    k::attention_forward_ref<float>(data.out.data(), data.probs.data(), data.q(), data.kp(),
+                                    data.v(), &data.span, data.shape, 0, AttentionData::kHeads,
+                                    data.scratch.data());
+    return make_call(
+        std::move(data), AttentionData::kPairs, [f = t.attention_backward](AttentionData& a) {
+            float* d = a.dqkv.data();
+            f(d, d + AttentionData::kH, d + 2 * AttentionData::kH, a.out.data(), a.q(), a.kp(),
+              a.v(), a.probs.data(), &a.span, a.shape, 0, AttentionData::kHeads, a.scratch.data());
+        });
+}
+
+KernelCall bench_f32_to_bf16(const k::KernelTable& t) {  // a [128, 3072] activation
+    const int64_t n = 128 * 3072;
+    auto in = std::make_shared<std::vector<float>>(normal(n, 1.0f, 1));
+    auto out = std::make_shared<std::vector<uint16_t>>(size_t(n));
+    return {[f = t.f32_to_bf16, in, out, n] { f(out->data(), in->data(), n); }, n};
+}
+
+struct KernelBench {
+    const char* name;
+    KernelCall (*make)(const k::KernelTable& t);
+};
+
+const KernelBench kKernelBenches[] = {
+#define FWSVD_KERNEL(name, ref, params, args) {#name, &bench_##name},
+#include "kernels/kernel_list.inc"
+#undef FWSVD_KERNEL
+};
+
+// With `isa` active (nested dispatch, e.g. the softmax of attention's gemm path, runs it too).
+void run_kernel(benchmark::State& st, const KernelBench& bench, k::Isa isa) {
+    IsaScope scope(int64_t(isa), st);
+    if (!scope.ok()) return;
+    set_threads(1);
+    st.SetLabel(k::isa_name(isa));
+    const KernelCall c = bench.make(k::kernel_table(isa));
+    c.call();
     for (auto _ : st) {
-        k::softmax_forward(y.data(), x.data(), rows, cols);
+        c.call();
         benchmark::ClobberMemory();
     }
-    st.SetItemsProcessed(st.iterations() * rows * cols);
+    st.SetItemsProcessed(st.iterations() * c.items);
 }
-BENCHMARK(BM_Softmax)
-    ->ArgNames({"rows", "cols", "isa"})
-    ->ArgsProduct({{12 * 128}, {128}, {0, 1, 2}});
+
+// Registered at start-up, for the ISAs this CPU runs.
+const bool kKernelBenchesRegistered = [] {
+    for (const KernelBench& bench : kKernelBenches) {
+        for (int isa = 0; isa <= int(k::detected_isa()); ++isa) {
+            const std::string name =
+                std::string("BM_Kernel/") + bench.name + "/" + k::isa_name(k::Isa(isa));
+            benchmark::RegisterBenchmark(name.c_str(), run_kernel, bench, k::Isa(isa));
+        }
+    }
+    return true;
+}();
 
 // One sequence of `seq` tokens, 12 heads of 64, Q/K/V interleaved as the fused QKV GEMM writes
 // them; one thread; inference (no probabilities saved); ref = the gemm path (dnnl_sgemm per
@@ -310,7 +476,8 @@ BENCHMARK(BM_Softmax)
 void BM_Attention(benchmark::State& st) {
     const int64_t seq = st.range(0), heads = 12, d = 64, h = heads * d;
     const int64_t queries = st.range(2) > 0 ? st.range(2) : seq;
-    IsaScope isa(st.range(1));
+    IsaScope isa(st.range(1), st);
+    if (!isa.ok()) return;
     st.SetLabel(st.range(1) == 0 ? "gemm" : isa_label(st.range(1)));
     set_threads(1);
     const auto qkv = normal(size_t(seq * 3 * h), 1.0f, 1);

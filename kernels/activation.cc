@@ -6,63 +6,11 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "kernels/cpu.h"
 #include "kernels/erf_rational.h"
-#include "kernels/isa_variants.h"
 
 namespace fwsvd::kernels {
 
-// ---- dispatching float entry points ------------------------------------------------------------
-
-void activation_forward(Activation act, float* out, const float* inp, int64_t n) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return activation_forward_avx512(act, out, inp, n);
-        case Isa::avx2:
-            return activation_forward_avx2(act, out, inp, n);
-        case Isa::ref:
-            break;
-    }
-    activation_forward_ref<float>(act, out, inp, n);
-}
-
-void gelu_inference_forward(float* out, const float* inp, int64_t n) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return gelu_inference_forward_avx512(out, inp, n);
-        case Isa::avx2:
-            return gelu_inference_forward_avx2(out, inp, n);
-        case Isa::ref:
-            break;
-    }
-    gelu_inference_forward_ref<float>(out, inp, n);
-}
-
-void activation_backward(Activation act, float* dinp, const float* dout, const float* inp,
-                         int64_t n) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return activation_backward_avx512(act, dinp, dout, inp, n);
-        case Isa::avx2:
-            return activation_backward_avx2(act, dinp, dout, inp, n);
-        case Isa::ref:
-            break;
-    }
-    activation_backward_ref<float>(act, dinp, dout, inp, n);
-}
-
-void bias_activation_forward(Activation act, float* inout, const float* bias, int64_t rows,
-                             int64_t cols) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return bias_activation_forward_avx512(act, inout, bias, rows, cols);
-        case Isa::avx2:
-            return bias_activation_forward_avx2(act, inout, bias, rows, cols);
-        case Isa::ref:
-            break;
-    }
-    bias_activation_forward_ref<float>(act, inout, bias, rows, cols);
-}
+// The dispatching float entry points are defined in kernel_table.cc from kernel_list.inc.
 
 // ---- scalar twins (computed in double) ---------------------------------------------------------
 
@@ -136,19 +84,6 @@ void activation_backward_ref(Activation act, T* dinp, const T* dout, const T* in
 }
 
 template <typename T>
-void bias_activation_forward_ref(Activation act, T* inout, const T* bias, int64_t rows,
-                                 int64_t cols) {
-    for (int64_t r = 0; r < rows; ++r) {
-        T* row = inout + r * cols;
-        for (int64_t j = 0; j < cols; ++j) {
-            // The sum is rounded to T first, as an unfused bias add + activation would.
-            const T x = bias ? T(row[j] + bias[j]) : row[j];
-            row[j] = T(act_value(act, double(x)));
-        }
-    }
-}
-
-template <typename T>
 void gelu_inference_forward_ref(T* out, const T* inp, int64_t n) {
     for (int64_t i = 0; i < n; ++i) {
         const T x = std::isnan(inp[i]) ? inp[i] : std::max(T(kGeluInferenceLow), inp[i]);
@@ -171,9 +106,4 @@ template void activation_backward_ref<float>(Activation, float*, const float*, c
                                              int64_t);
 template void activation_backward_ref<double>(Activation, double*, const double*, const double*,
                                               int64_t);
-template void bias_activation_forward_ref<float>(Activation, float*, const float*, int64_t,
-                                                 int64_t);
-template void bias_activation_forward_ref<double>(Activation, double*, const double*, int64_t,
-                                                  int64_t);
-
 }  // namespace fwsvd::kernels

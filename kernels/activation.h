@@ -18,9 +18,6 @@ void activation_forward(Activation act, float* out, const float* inp, int64_t n)
 // dinp[i] += dout[i] * act'(inp[i]); inp is the forward's input.
 void activation_backward(Activation act, float* dinp, const float* dout, const float* inp,
                          int64_t n);
-// Inference fusion after a GEMM: inout[r, c] = act(inout[r, c] + bias[c]). bias may be null.
-void bias_activation_forward(Activation act, float* inout, const float* bias, int64_t rows,
-                             int64_t cols);
 
 // Inference GELU ("gelu", exact erf form) at a third of activation_forward's cost: erf from a
 // rational approximation, accurate to 2e-6 · max(1, |x|) absolute rather than to a few ulp
@@ -36,8 +33,5 @@ template <typename T>
 void gelu_inference_forward_ref(T* out, const T* inp, int64_t n);
 template <typename T>
 void activation_backward_ref(Activation act, T* dinp, const T* dout, const T* inp, int64_t n);
-template <typename T>
-void bias_activation_forward_ref(Activation act, T* inout, const T* bias, int64_t rows,
-                                 int64_t cols);
 
 }  // namespace fwsvd::kernels

@@ -19,9 +19,5 @@ void activation_backward_avx2(Activation act, float* dinp, const float* dout, co
 void gelu_inference_forward_avx2(float* out, const float* inp, int64_t n) {
     simd_gelu_inference_forward(out, inp, n);
 }
-void bias_activation_forward_avx2(Activation act, float* inout, const float* bias, int64_t rows,
-                                  int64_t cols) {
-    simd_bias_activation_forward(act, inout, bias, rows, cols);
-}
 
 }  // namespace fwsvd::kernels

@@ -8,7 +8,6 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/cpu.h"
 #include "kernels/gemm.h"
 #include "kernels/isa_variants.h"
 #include "kernels/softmax.h"
@@ -56,6 +55,8 @@ Item resolve(const SeqSpan* seqs, const AttentionShape& shape, int64_t item) {
                 sp.offset * shape.ld_out + col,
                 sp.probs_offset + h * sp.len * sp.keys};
 }
+
+}  // namespace
 
 // ---- float path on gemm (oneDNN picks its own ISA): what Isa::ref runs, and every ISA for heads
 // wider than kAttentionSimdMaxHeadDim ------------------------------------------------------------
@@ -106,67 +107,13 @@ void attention_backward_gemm(float* dq, float* dk, float* dv, const float* dout,
     }
 }
 
-}  // namespace
-
-// ---- dispatching float entry points ------------------------------------------------------------
-
-void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v,
-                       const SeqSpan* seqs, const AttentionShape& shape, int64_t item_begin,
-                       int64_t item_end, float* scratch) {
-    // The fused variants keep a [head_dim, key tile] block of Kᵀ on the stack; wider heads (no
-    // BERT has them) take the gemm path. The same holds for the backward.
-    if (shape.head_dim <= kAttentionSimdMaxHeadDim) {
-        switch (active_isa()) {
-            case Isa::avx512:
-                return attention_forward_avx512(out, probs, q, k, v, seqs, shape, item_begin,
-                                                item_end, scratch);
-            case Isa::avx2:
-                return attention_forward_avx2(out, probs, q, k, v, seqs, shape, item_begin,
-                                              item_end, scratch);
-            case Isa::ref:
-                break;
-        }
-    }
-    attention_forward_gemm(out, probs, q, k, v, seqs, shape, item_begin, item_end, scratch);
-}
-
-void attention_inference_item(float* out, const float* q, const float* k, const float* v,
-                              const SeqSpan* seqs, const AttentionShape& shape, int64_t item,
-                              int64_t next, float* scratch) {
-    if (shape.head_dim <= kAttentionSimdMaxHeadDim) {
-        switch (active_isa()) {
-            case Isa::avx512:
-                return attention_inference_item_avx512(out, q, k, v, seqs, shape, item, next,
-                                                       scratch);
-            case Isa::avx2:
-                return attention_inference_item_avx2(out, q, k, v, seqs, shape, item, next,
-                                                     scratch);
-            case Isa::ref:
-                break;
-        }
-    }
+void attention_inference_item_gemm(float* out, const float* q, const float* k, const float* v,
+                                   const SeqSpan* seqs, const AttentionShape& shape, int64_t item,
+                                   int64_t next, float* scratch) {
     attention_forward_gemm(out, nullptr, q, k, v, seqs, shape, item, item + 1, scratch);
 }
 
-void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
-                        const float* k, const float* v, const float* probs, const SeqSpan* seqs,
-                        const AttentionShape& shape, int64_t item_begin, int64_t item_end,
-                        float* scratch) {
-    if (shape.head_dim <= kAttentionSimdMaxHeadDim) {
-        switch (active_isa()) {
-            case Isa::avx512:
-                return attention_backward_avx512(dq, dk, dv, dout, q, k, v, probs, seqs, shape,
-                                                 item_begin, item_end, scratch);
-            case Isa::avx2:
-                return attention_backward_avx2(dq, dk, dv, dout, q, k, v, probs, seqs, shape,
-                                               item_begin, item_end, scratch);
-            case Isa::ref:
-                break;
-        }
-    }
-    attention_backward_gemm(dq, dk, dv, dout, q, k, v, probs, seqs, shape, item_begin, item_end,
-                            scratch);
-}
+// The dispatching float entry points are defined in kernel_table.cc from kernel_list.inc.
 
 // ---- scalar twins ------------------------------------------------------------------------------
 

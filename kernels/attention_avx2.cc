@@ -18,7 +18,7 @@ void attention_forward_avx2(float* out, float* probs, const float* q, const floa
 void attention_inference_item_avx2(float* out, const float* q, const float* k, const float* v,
                                    const SeqSpan* seqs, const AttentionShape& shape, int64_t item,
                                    int64_t next, float* scratch) {
-    simd_inference_item(out, q, k, v, seqs, shape, item, next, scratch);
+    simd_attention_inference_item(out, q, k, v, seqs, shape, item, next, scratch);
 }
 
 void attention_backward_avx2(float* dq, float* dk, float* dv, const float* dout, const float* q,

@@ -1,22 +1,9 @@
-// float -> bfloat16 rounding: dispatching entry point and scalar twin.
+// float -> bfloat16 rounding: the scalar twin.
 #include "kernels/convert.h"
-
-#include "kernels/cpu.h"
-#include "kernels/isa_variants.h"
 
 namespace fwsvd::kernels {
 
-void f32_to_bf16(uint16_t* out, const float* in, int64_t n) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return f32_to_bf16_avx512(out, in, n);
-        case Isa::avx2:
-            return f32_to_bf16_avx2(out, in, n);
-        case Isa::ref:
-            break;
-    }
-    f32_to_bf16_ref(out, in, n);
-}
+// The dispatching f32_to_bf16 is defined in kernel_table.cc from kernel_list.inc.
 
 void f32_to_bf16_ref(uint16_t* out, const float* in, int64_t n) {
     for (int64_t i = 0; i < n; ++i) out[i] = f32_to_bf16_one(in[i]);

@@ -2,7 +2,6 @@
 // pure function of (seed, offset + i), so results do not depend on threads or call splitting.
 #include "kernels/dropout.h"
 
-#include "kernels/cpu.h"
 #include "kernels/splitmix.h"
 
 namespace fwsvd::kernels {
@@ -46,22 +45,10 @@ double dropout_uniform(uint64_t seed, uint64_t counter) {
 
 void dropout_forward(float* out, uint8_t* mask, const float* inp, int64_t n, float p, uint64_t seed,
                      uint64_t offset) {
-    switch (active_isa()) {
-        case Isa::avx512:
-        case Isa::avx2:
-        case Isa::ref:
-            break;
-    }
     dropout_forward_scalar(out, mask, inp, n, p, seed, offset);
 }
 
 void dropout_backward(float* dinp, const float* dout, const uint8_t* mask, int64_t n, float p) {
-    switch (active_isa()) {
-        case Isa::avx512:
-        case Isa::avx2:
-        case Isa::ref:
-            break;
-    }
     dropout_backward_scalar(dinp, dout, mask, n, p);
 }
 

@@ -4,73 +4,9 @@
 #include <cstddef>
 #include <vector>
 
-#include "kernels/cpu.h"
-#include "kernels/isa_variants.h"
-
 namespace fwsvd::kernels {
 
-// ---- dispatching float entry points ------------------------------------------------------------
-
-void add_forward(float* out, const float* a, const float* b, int64_t n) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return add_forward_avx512(out, a, b, n);
-        case Isa::avx2:
-            return add_forward_avx2(out, a, b, n);
-        case Isa::ref:
-            break;
-    }
-    add_forward_ref<float>(out, a, b, n);
-}
-
-void accumulate(float* dst, const float* src, int64_t n) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return accumulate_avx512(dst, src, n);
-        case Isa::avx2:
-            return accumulate_avx2(dst, src, n);
-        case Isa::ref:
-            break;
-    }
-    accumulate_ref<float>(dst, src, n);
-}
-
-void square_accumulate(float* dst, const float* src, int64_t n) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return square_accumulate_avx512(dst, src, n);
-        case Isa::avx2:
-            return square_accumulate_avx2(dst, src, n);
-        case Isa::ref:
-            break;
-    }
-    square_accumulate_ref<float>(dst, src, n);
-}
-
-void sum_rows_accumulate(float* dst, const float* src, int64_t rows, int64_t cols) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return sum_rows_accumulate_avx512(dst, src, rows, cols);
-        case Isa::avx2:
-            return sum_rows_accumulate_avx2(dst, src, rows, cols);
-        case Isa::ref:
-            break;
-    }
-    sum_rows_accumulate_ref<float>(dst, src, rows, cols);
-}
-
-void sum_head_blocks(float* out, const float* in, int64_t rows, int64_t heads, int64_t width,
-                     int64_t block, int64_t ld_in, int64_t ld_out) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return sum_head_blocks_avx512(out, in, rows, heads, width, block, ld_in, ld_out);
-        case Isa::avx2:
-            return sum_head_blocks_avx2(out, in, rows, heads, width, block, ld_in, ld_out);
-        case Isa::ref:
-            break;
-    }
-    sum_head_blocks_ref<float>(out, in, rows, heads, width, block, ld_in, ld_out);
-}
+// The dispatching float entry points are defined in kernel_table.cc from kernel_list.inc.
 
 // ---- scalar twins ------------------------------------------------------------------------------
 

@@ -1,33 +1,19 @@
 // BERT input embeddings: gather-add forward, scatter-add backward.
 #include "kernels/embedding.h"
 
-#include "kernels/cpu.h"
-
 namespace fwsvd::kernels {
 
-// ---- dispatching float entry points ------------------------------------------------------------
+// ---- float entry points: one implementation for every ISA (the scalar twin) ---------------------
 
 void embedding_forward(float* out, const int32_t* ids, const int32_t* pos_ids,
                        const int32_t* type_ids, const float* word, const float* pos,
                        const float* type, int64_t n, int64_t h) {
-    switch (active_isa()) {
-        case Isa::avx512:
-        case Isa::avx2:
-        case Isa::ref:
-            break;
-    }
     embedding_forward_ref<float>(out, ids, pos_ids, type_ids, word, pos, type, n, h);
 }
 
 void embedding_backward(float* dword, float* dpos, float* dtype, const float* dout,
                         const int32_t* ids, const int32_t* pos_ids, const int32_t* type_ids,
                         int64_t n, int64_t h) {
-    switch (active_isa()) {
-        case Isa::avx512:
-        case Isa::avx2:
-        case Isa::ref:
-            break;
-    }
     embedding_backward_ref<float>(dword, dpos, dtype, dout, ids, pos_ids, type_ids, n, h);
 }
 

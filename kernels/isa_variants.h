@@ -1,7 +1,8 @@
-// The list of ISA-specific kernel variants: each is defined in <op>_avx512.cc / <op>_avx2.cc
-// (compiled with that ISA's -m flags, bodies shared through <op>_simd.inc) and called only by
-// the dispatching entry point of <op>.cc when active_isa() allows it. Same contracts as the
-// dispatching functions in the public headers.
+// The ISA-specific kernel variants of kernel_list.inc: name##_avx512 / name##_avx2 are defined in
+// <op>_avx512.cc / <op>_avx2.cc (compiled with that ISA's -m flags, bodies shared through
+// <op>_simd.inc) and reached only through kernel_table(), whose table for an ISA the dispatching
+// entry points use only when active_isa() allows it. Same contracts as the entry points in the
+// public headers.
 #pragma once
 #include <cstdint>
 
@@ -11,52 +12,29 @@
 namespace fwsvd::kernels {
 
 // Largest head_dim the fused attention variants take (their Kᵀ / Vᵀ tile lives on the stack);
-// beyond it attention_forward / attention_backward use the gemm path.
+// beyond it they run the gemm path below.
 constexpr int64_t kAttentionSimdMaxHeadDim = 128;
 // Widest chunk of queries the fused inference attention takes at once (its key tile width at
 // the widest ISA): its scores [keys, chunk] live in the scratch (attention_scratch_size).
 constexpr int64_t kAttentionSimdMaxQueryTile = 64;
 
-#define FWSVD_DECLARE_ISA_VARIANTS(isa)                                                            \
-    void add_forward_##isa(float* out, const float* a, const float* b, int64_t n);                 \
-    void f32_to_bf16_##isa(uint16_t* out, const float* in, int64_t n);                             \
-    void accumulate_##isa(float* dst, const float* src, int64_t n);                                \
-    void square_accumulate_##isa(float* dst, const float* src, int64_t n);                         \
-    void sum_rows_accumulate_##isa(float* dst, const float* src, int64_t rows, int64_t cols);      \
-    void sum_head_blocks_##isa(float* out, const float* in, int64_t rows, int64_t heads,           \
-                               int64_t width, int64_t block, int64_t ld_in, int64_t ld_out);       \
-    void activation_forward_##isa(Activation act, float* out, const float* inp, int64_t n);        \
-    void activation_backward_##isa(Activation act, float* dinp, const float* dout,                 \
-                                   const float* inp, int64_t n);                                   \
-    void gelu_inference_forward_##isa(float* out, const float* inp, int64_t n);                    \
-    void bias_activation_forward_##isa(Activation act, float* inout, const float* bias,            \
-                                       int64_t rows, int64_t cols);                                \
-    void layernorm_forward_##isa(float* out, float* mean, float* rstd, const float* inp,           \
-                                 const float* gamma, const float* beta, int64_t n, int64_t c,      \
-                                 float eps);                                                       \
-    void layernorm_backward_##isa(float* dinp, float* dgamma, float* dbeta, const float* dout,     \
-                                  const float* inp, const float* gamma, const float* mean,         \
-                                  const float* rstd, int64_t n, int64_t c);                        \
-    void add_layernorm_forward_##isa(float* out, const float* a, const float* b,                   \
-                                     const float* gamma, const float* beta, int64_t n, int64_t c,  \
-                                     float eps);                                                   \
-    void softmax_forward_##isa(float* out, const float* inp, int64_t rows, int64_t cols);          \
-    void softmax_backward_##isa(float* dinp, const float* dout, const float* out, int64_t rows,    \
-                                int64_t cols);                                                     \
-    void attention_forward_##isa(float* out, float* probs, const float* q, const float* k,         \
-                                 const float* v, const SeqSpan* seqs, const AttentionShape& shape, \
-                                 int64_t item_begin, int64_t item_end, float* scratch);            \
-    void attention_inference_item_##isa(                                                           \
-        float* out, const float* q, const float* k, const float* v, const SeqSpan* seqs,           \
-        const AttentionShape& shape, int64_t item, int64_t next, float* scratch);                  \
-    void attention_backward_##isa(                                                                 \
-        float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,        \
-        const float* v, const float* probs, const SeqSpan* seqs, const AttentionShape& shape,      \
-        int64_t item_begin, int64_t item_end, float* scratch);
+#define FWSVD_KERNEL(name, ref, params, args) \
+    void name##_avx512 params;                \
+    void name##_avx2 params;
+#include "kernels/kernel_list.inc"
+#undef FWSVD_KERNEL
 
-FWSVD_DECLARE_ISA_VARIANTS(avx512)
-FWSVD_DECLARE_ISA_VARIANTS(avx2)
-
-#undef FWSVD_DECLARE_ISA_VARIANTS
+// Attention on gemm (dnnl_sgemm per item, the dispatching softmax; attention.cc): Isa::ref's
+// attention, and what the variants run for heads wider than kAttentionSimdMaxHeadDim.
+void attention_forward_gemm(float* out, float* probs, const float* q, const float* k,
+                            const float* v, const SeqSpan* seqs, const AttentionShape& shape,
+                            int64_t item_begin, int64_t item_end, float* scratch);
+void attention_inference_item_gemm(float* out, const float* q, const float* k, const float* v,
+                                   const SeqSpan* seqs, const AttentionShape& shape, int64_t item,
+                                   int64_t next, float* scratch);
+void attention_backward_gemm(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                             const float* k, const float* v, const float* probs,
+                             const SeqSpan* seqs, const AttentionShape& shape, int64_t item_begin,
+                             int64_t item_end, float* scratch);
 
 }  // namespace fwsvd::kernels

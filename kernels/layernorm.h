@@ -12,9 +12,6 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
 void layernorm_backward(float* dinp, float* dgamma, float* dbeta, const float* dout,
                         const float* inp, const float* gamma, const float* mean, const float* rstd,
                         int64_t n, int64_t c);
-// Inference fusion of the residual: out = LayerNorm(a + b). out may alias a or b.
-void add_layernorm_forward(float* out, const float* a, const float* b, const float* gamma,
-                           const float* beta, int64_t n, int64_t c, float eps);
 
 template <typename T>
 void layernorm_forward_ref(T* out, T* mean, T* rstd, const T* inp, const T* gamma, const T* beta,
@@ -22,8 +19,5 @@ void layernorm_forward_ref(T* out, T* mean, T* rstd, const T* inp, const T* gamm
 template <typename T>
 void layernorm_backward_ref(T* dinp, T* dgamma, T* dbeta, const T* dout, const T* inp,
                             const T* gamma, const T* mean, const T* rstd, int64_t n, int64_t c);
-template <typename T>
-void add_layernorm_forward_ref(T* out, const T* a, const T* b, const T* gamma, const T* beta,
-                               int64_t n, int64_t c, T eps);
 
 }  // namespace fwsvd::kernels

@@ -1,5 +1,4 @@
-// LayerNorm forward/backward and the fused residual add, avx2 variant (bodies in
-// layernorm_simd.inc).
+// LayerNorm forward/backward, avx2 variant (bodies in layernorm_simd.inc).
 #include "kernels/isa_variants.h"
 #include "kernels/simd_avx2.h"
 // clang-format off
@@ -17,10 +16,6 @@ void layernorm_backward_avx2(float* dinp, float* dgamma, float* dbeta, const flo
                              const float* inp, const float* gamma, const float* mean,
                              const float* rstd, int64_t n, int64_t c) {
     simd_layernorm_backward(dinp, dgamma, dbeta, dout, inp, gamma, mean, rstd, n, c);
-}
-void add_layernorm_forward_avx2(float* out, const float* a, const float* b, const float* gamma,
-                                const float* beta, int64_t n, int64_t c, float eps) {
-    simd_add_layernorm_forward(out, a, b, gamma, beta, n, c, eps);
 }
 
 }  // namespace fwsvd::kernels

@@ -5,37 +5,9 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/cpu.h"
-#include "kernels/isa_variants.h"
-
 namespace fwsvd::kernels {
 
-// ---- dispatching float entry points ------------------------------------------------------------
-
-void softmax_forward(float* out, const float* inp, int64_t rows, int64_t cols) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return softmax_forward_avx512(out, inp, rows, cols);
-        case Isa::avx2:
-            return softmax_forward_avx2(out, inp, rows, cols);
-        case Isa::ref:
-            break;
-    }
-    softmax_forward_ref<float>(out, inp, rows, cols);
-}
-
-void softmax_backward(float* dinp, const float* dout, const float* out, int64_t rows,
-                      int64_t cols) {
-    switch (active_isa()) {
-        case Isa::avx512:
-            return softmax_backward_avx512(dinp, dout, out, rows, cols);
-        case Isa::avx2:
-            return softmax_backward_avx2(dinp, dout, out, rows, cols);
-        case Isa::ref:
-            break;
-    }
-    softmax_backward_ref<float>(dinp, dout, out, rows, cols);
-}
+// The dispatching float entry points are defined in kernel_table.cc from kernel_list.inc.
 
 // ---- scalar twins ------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-// Edge cases and promises of the headers: zero sizes, one key, aliasing, fused == unfused,
-// attention's helpers, ISA selection.
+// Edge cases and promises of the headers: zero sizes, one key, aliasing, attention's helpers,
+// ISA selection.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -72,8 +72,6 @@ TEST(KernelEdge, ZeroSizesDoNothing) {
         for (k::Activation act : {k::Activation::gelu, k::Activation::relu}) {
             k::activation_forward(act, f1.data(), f2.data(), 0);
             k::activation_backward(act, f1.data(), f2.data(), f3.data(), 0);
-            k::bias_activation_forward(act, f1.data(), f2.data(), 0, 5);
-            k::bias_activation_forward(act, f1.data(), f2.data(), 5, 0);
             k::activation_forward_ref<double>(act, d1.data(), d2.data(), 0);
             k::activation_backward_ref<double>(act, d1.data(), d2.data(), d3.data(), 0);
         }
@@ -86,8 +84,6 @@ TEST(KernelEdge, ZeroSizesDoNothing) {
                              1e-5f);
         k::layernorm_backward(f1.data(), nullptr, nullptr, f2.data(), f3.data(), f4.data(),
                               f4.data(), f4.data(), 0, 8);
-        k::add_layernorm_forward(f1.data(), f2.data(), f3.data(), f4.data(), f4.data(), 0, 8,
-                                 1e-5f);
         k::layernorm_forward_ref<double>(d1.data(), d2.data(), d3.data(), d1.data(), d1.data(),
                                          d1.data(), 0, 8, 1e-5);
         k::softmax_forward(f1.data(), f2.data(), 0, 8);
@@ -182,7 +178,7 @@ TEST(KernelEdge, AttentionWithOneKeyCopiesItsValue) {
     });
 }
 
-// ---- aliasing and fusions ----------------------------------------------------------------------
+// ---- aliasing ----------------------------------------------------------------------------------
 
 TEST(KernelEdge, InPlaceEqualsOutOfPlace) {
     Rng rng(401);
@@ -210,52 +206,10 @@ TEST(KernelEdge, InPlaceEqualsOutOfPlace) {
                              beta.data(), rows, cols, 1e-5f);
         EXPECT_EQ(inout, want) << "layernorm";
 
-        k::add_layernorm_forward(want.data(), x.data(), y.data(), gamma.data(), beta.data(), rows,
-                                 cols, 1e-5f);
-        inout = x;
-        k::add_layernorm_forward(inout.data(), inout.data(), y.data(), gamma.data(), beta.data(),
-                                 rows, cols, 1e-5f);
-        EXPECT_EQ(inout, want) << "add_layernorm out == a";
-        inout = y;
-        k::add_layernorm_forward(inout.data(), x.data(), inout.data(), gamma.data(), beta.data(),
-                                 rows, cols, 1e-5f);
-        EXPECT_EQ(inout, want) << "add_layernorm out == b";
-
         k::add_forward(want.data(), x.data(), y.data(), rows * cols);
         inout = x;
         k::add_forward(inout.data(), inout.data(), y.data(), rows * cols);
         EXPECT_EQ(inout, want) << "add out == a";
-    });
-}
-
-TEST(KernelEdge, FusedEqualsUnfused) {
-    // add_layernorm == add then layernorm; bias_activation == bias add then activation. Exact in
-    // the refs by construction (the sum is rounded to float first); 1e-6 for the dispatch.
-    Rng rng(402);
-    const int64_t rows = 4, cols = 33;
-    const auto a = rng.vec<float>(rows * cols), b = rng.vec<float>(rows * cols);
-    const auto gamma = rng.vec<float>(cols), beta = rng.vec<float>(cols),
-               bias = rng.vec<float>(cols);
-    for_each_isa([&] {
-        std::vector<float> sum(rows * cols), unfused(rows * cols), fused(rows * cols);
-        k::add_forward(sum.data(), a.data(), b.data(), rows * cols);
-        k::layernorm_forward(unfused.data(), nullptr, nullptr, sum.data(), gamma.data(),
-                             beta.data(), rows, cols, 1e-12f);
-        k::add_layernorm_forward(fused.data(), a.data(), b.data(), gamma.data(), beta.data(), rows,
-                                 cols, 1e-12f);
-        EXPECT_LE(rel_diff(fused, unfused), 1e-6) << "add_layernorm";
-
-        for (k::Activation act : {k::Activation::gelu, k::Activation::gelu_tanh,
-                                  k::Activation::relu, k::Activation::silu, k::Activation::tanh}) {
-            std::vector<float> x = a;
-            for (int64_t r = 0; r < rows; ++r) {
-                k::add_forward(x.data() + r * cols, x.data() + r * cols, bias.data(), cols);
-            }
-            k::activation_forward(act, unfused.data(), x.data(), rows * cols);
-            fused = a;
-            k::bias_activation_forward(act, fused.data(), bias.data(), rows, cols);
-            EXPECT_LE(rel_diff(fused, unfused), 1e-6) << "bias_activation " << int(act);
-        }
     });
 }
 
