@@ -132,18 +132,29 @@ WordPieceOptions read_wordpiece_options(const fs::path& model_dir) {
 WordPieceTokenizer::WordPieceTokenizer(const fs::path& vocab_file, WordPieceOptions options)
     : vocab_file_(vocab_file), options_(std::move(options)) {
     const std::string where = vocab_file.string();
-    lower_ = options_.do_lower_case;
-    strip_accents_ = options_.strip_accents.value_or(options_.do_lower_case);
-    FWSVD_CHECK(options_.max_input_chars_per_word > 0, where,
-                ": max_input_chars_per_word must be positive");
-
     const std::string text = read_vocab_file(vocab_file);
     if (size_t bad = unicode::find_invalid_utf8(text); bad != std::string::npos) {
         size_t line =
             1 + size_t(std::count(text.begin(), text.begin() + std::ptrdiff_t(bad), '\n'));
         throw Error(str_cat(where, ": invalid UTF-8 at byte offset ", bad, " (line ", line, ")"));
     }
-    tokens_ = split_lines(text);
+    init(split_lines(text));
+}
+
+WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> tokens, const fs::path& source,
+                                       WordPieceOptions options)
+    : vocab_file_(source), options_(std::move(options)) {
+    for (const std::string& t : tokens) unicode::check_utf8(t, str_cat(source.string(), ": token"));
+    init(std::move(tokens));
+}
+
+void WordPieceTokenizer::init(std::vector<std::string> tokens) {
+    const std::string where = vocab_file_.string();
+    lower_ = options_.do_lower_case;
+    strip_accents_ = options_.strip_accents.value_or(options_.do_lower_case);
+    FWSVD_CHECK(options_.max_input_chars_per_word > 0, where,
+                ": max_input_chars_per_word must be positive");
+    tokens_ = std::move(tokens);
     FWSVD_CHECK(!tokens_.empty(), where, ": empty vocabulary");
     FWSVD_CHECK(tokens_.size() < size_t(INT32_MAX), where, ": vocabulary too large");
     vocab_size_ = int64_t(tokens_.size());
@@ -215,6 +226,8 @@ WordPieceTokenizer::WordPieceTokenizer(const fs::path& vocab_file, WordPieceOpti
     sep_id_ = special(options_.sep_token, "separator", true);
     pad_id_ = special(options_.pad_token, "padding", false);
     if (pad_id_ < 0) pad_id_ = 0;
+    mask_id_ = special(options_.mask_token, "mask", false);
+    template_ = options_.post_template.value_or(PostTemplate::bert(cls_id_, sep_id_));
 }
 
 int64_t WordPieceTokenizer::vocab_size() const {
