@@ -100,17 +100,13 @@ Encoding Tokenizer::encode_pair(std::string_view a, std::string_view b, int64_t 
     FWSVD_CHECK(max_len >= int64_t(special), "tokenizer: max_len ", max_len,
                 " leaves no room for the ", special,
                 " special tokens of a pair (max_len >= ", special, " needed)");
-    // longest_first_lengths gives the same result for lengths capped at budget + 1, except when
-    // both sides exceed the budget and it is odd: the longer side gets the odd token, so then
-    // the full lengths are needed.
+    // The tokenizers library (0.23 on) tokenizes each text only up to the word that brings it to
+    // max_len tokens, and longest_first compares those lengths: when both texts are cut and the
+    // budget is odd, the odd token goes to the longer of the two prefixes, the second on ties.
     const size_t budget = size_t(max_len) - special;
-    std::vector<int32_t> ids_a = tokenize_prefix(a, budget + 1);
-    std::vector<int32_t> ids_b = tokenize_prefix(b, budget + 1);
-    size_t len_a = std::min(ids_a.size(), budget + 1), len_b = std::min(ids_b.size(), budget + 1);
-    if (len_a > budget && len_b > budget && budget % 2 == 1) {
-        len_a = tokenize(a).size();
-        len_b = tokenize(b).size();
-    }
+    std::vector<int32_t> ids_a = tokenize_prefix(a, size_t(max_len));
+    std::vector<int32_t> ids_b = tokenize_prefix(b, size_t(max_len));
+    const size_t len_a = ids_a.size(), len_b = ids_b.size();
     auto [n1, n2] = longest_first_lengths(len_a, len_b, budget);
     if (truncated) *truncated = n1 < len_a || n2 < len_b;
     return assemble(template_.pair, ids_a, n1, ids_b, n2);

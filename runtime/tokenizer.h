@@ -59,9 +59,12 @@ class Tokenizer {
     // Ids of one text, without special tokens. Throws Error on invalid UTF-8.
     virtual std::vector<int32_t> tokenize(std::string_view text) const = 0;
 
-    // A prefix of tokenize(text) holding at least min(max_tokens, all) ids (it may hold more).
-    // Tokenizers that can stop early do (WordPiece: a 10 MB text costs what its first words
-    // cost); the default tokenizes everything. Throws Error on invalid UTF-8 anywhere in text.
+    // The ids of text's pre-tokenized words (and added tokens) up to the word that brings them
+    // to max_tokens or more: the prefix the tokenizers library (0.23 on) tokenizes when it
+    // truncates to max_tokens (tokenize_with_limit; an added token does not end it, the word
+    // after it is still taken). Pair truncation compares these lengths (encode_pair), so they
+    // must be exact; a 10 MB text costs what its first words cost. Throws Error on invalid UTF-8
+    // anywhere in text.
     virtual std::vector<int32_t> tokenize_prefix(std::string_view text, size_t max_tokens) const {
         (void)max_tokens;
         return tokenize(text);
@@ -113,11 +116,12 @@ class Tokenizer {
 };
 
 // The lengths (n1, n2) that HF's "longest_first" truncation keeps of two sequences of n1 and n2
-// tokens when at most `budget` tokens fit (budget = max_len - 3 for BERT pairs). This is the
-// rule of the Rust tokenizers library (tokenizers/src/utils/truncation.rs), which
-// transformers' BertTokenizer uses: if they do not fit, the shorter one is kept whole when the
+// tokens when at most `budget` tokens fit (budget = max_len - 3 for BERT pairs, - 4 for
+// RoBERTa). This is the rule of the Rust tokenizers library (tokenizers/src/utils/truncation.rs)
+// that transformers' tokenizers use: if they do not fit, the shorter one is kept whole when the
 // longer one can give up enough (the longer one keeping at least as much as the shorter), else
 // both get budget / 2 and the originally longer one (the second on ties) gets the odd token.
+// n1 and n2 are the lengths of tokenize_prefix(text, max_len), not of the whole texts.
 // (transformers' old pure-Python tokenizers removed one token at a time from the longer one,
 // which gives the odd token to the first sequence on ties.)
 std::pair<size_t, size_t> longest_first_lengths(size_t n1, size_t n2, size_t budget);
@@ -138,5 +142,15 @@ std::pair<size_t, size_t> longest_first_lengths(size_t n1, size_t n2, size_t bud
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir,
                                           std::string_view model_type_hint);
+
+// load_tokenizer with a choice of files, for tests and comparisons.
+struct TokenizerLoadOptions {
+    std::string model_type_hint;  // as above
+    enum class Files { kAuto, kTokenizerJson, kLegacy } files = Files::kAuto;
+    // tokenizer.json of the BERT shape as a PipelineTokenizer too (not the WordPieceTokenizer).
+    bool generic_pipeline = false;
+};
+std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir,
+                                          const TokenizerLoadOptions& options);
 
 }  // namespace fwsvd

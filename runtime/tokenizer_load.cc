@@ -1,5 +1,7 @@
 // load_tokenizer: which tokenizer a model folder holds, and the family conventions that its files
 // leave open (special tokens, templates), as transformers' tokenizer classes apply them.
+#include <sentencepiece_processor.h>
+
 #include <climits>
 
 #include "runtime/error.h"
@@ -180,11 +182,12 @@ std::unique_ptr<Tokenizer> make_pipeline(pipeline::PipelineParts parts, const Fa
     return std::make_unique<PipelineTokenizer>(std::move(parts), ids, std::move(templ));
 }
 
-std::unique_ptr<Tokenizer> load_json(const fs::path& dir, const std::string& family) {
+std::unique_ptr<Tokenizer> load_json(const fs::path& dir, const std::string& family,
+                                     bool generic_pipeline) {
     const fs::path tj = dir / "tokenizer.json";
     ParsedTokenizerJson parsed = parse_tokenizer_json(tj);
     PostTemplate templ = std::move(*parsed.post_template);
-    if (parsed.normalizer_type == "BertNormalizer" &&
+    if (!generic_pipeline && parsed.normalizer_type == "BertNormalizer" &&
         parsed.pre_tokenizer_type == "BertPreTokenizer" && parsed.model_type == "WordPiece") {
         // The BERT shape: the WordPiece tokenizer (its fast prefix tokenization), with the
         // vocabulary of tokenizer.json and the options of both files.
@@ -251,14 +254,13 @@ std::unique_ptr<Tokenizer> load_byte_level_bpe(const fs::path& dir, const std::s
     FamilyTokens t = special_tokens(dir, family.empty() ? "roberta" : family);
     parts.added_tokens = config_added_tokens(dir);
     if (parts.added_tokens.empty()) {
-        // transformers' defaults: the special tokens, the mask one taking the space before it.
+        // transformers' defaults: the special tokens, matched in the raw text.
         for (const std::string* s : {&t.bos, &t.pad, &t.eos, &t.unk, &t.cls, &t.sep, &t.mask}) {
             const int32_t id = parts.model->token_to_id(*s);
             if (s->empty() || id < 0) continue;
             pipeline::AddedTokenSpec a;
             a.content = *s;
             a.id = id;
-            a.lstrip = s == &t.mask;
             parts.added_tokens.push_back(std::move(a));
         }
     }
@@ -266,28 +268,160 @@ std::unique_ptr<Tokenizer> load_byte_level_bpe(const fs::path& dir, const std::s
     return make_pipeline(std::move(parts), t, PostTemplate{}, where);
 }
 
+// Reads a varint of a protobuf message; false past the end.
+bool read_varint(std::string_view b, size_t& i, uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64 && i < b.size(); shift += 7) {
+        const auto c = static_cast<unsigned char>(b[i++]);
+        v |= uint64_t(c & 0x7F) << shift;
+        if (c < 0x80) return true;
+    }
+    return false;
+}
+
+// The first length-delimited field `field` of a serialized protobuf message ("" when absent);
+// false when the message is malformed.
+bool proto_bytes(std::string_view msg, uint32_t field, std::string_view& out) {
+    size_t i = 0;
+    out = {};
+    while (i < msg.size()) {
+        uint64_t key = 0, v = 0;
+        if (!read_varint(msg, i, key)) return false;
+        switch (key & 7) {
+            case 0:
+                if (!read_varint(msg, i, v)) return false;
+                break;
+            case 1:
+                i += 8;
+                break;
+            case 5:
+                i += 4;
+                break;
+            case 2:
+                if (!read_varint(msg, i, v) || v > msg.size() - std::min(i, msg.size()))
+                    return false;
+                if ((key >> 3) == field && out.empty()) out = msg.substr(i, size_t(v));
+                i += size_t(v);
+                break;
+            default:
+                return false;
+        }
+        if (i > msg.size()) return false;
+    }
+    return true;
+}
+
+// A SentencePiece model (ALBERT's spiece.model, XLM-RoBERTa's sentencepiece.bpe.model) read with
+// libsentencepiece into the pipeline that transformers' tokenizer class converts it to: its
+// pieces and scores as a Unigram model (fairseq's order for XLM-RoBERTa), the precompiled
+// charsmap as the Precompiled normalizer, WhitespaceSplit + Metaspace.
+std::unique_ptr<Tokenizer> load_sentencepiece_pipeline(const fs::path& dir, const fs::path& file,
+                                                       const std::string& family) {
+    const std::string where = file.string();
+    sentencepiece::SentencePieceProcessor sp;
+    const auto status = sp.Load(where);
+    FWSVD_CHECK(status.ok(), where, ": cannot load the SentencePiece model: ", status.ToString());
+    const bool xlmr = family == "xlm-roberta";
+    std::vector<std::pair<std::string, double>> pieces;
+    const int n = sp.GetPieceSize();
+    int64_t unk = sp.unk_id();
+    FamilyTokens t = special_tokens(dir, family);
+    if (xlmr) {
+        // XLMRobertaConverter: <s> <pad> </s> <unk>, the pieces after SentencePiece's own three
+        // specials, <mask>.
+        FWSVD_CHECK(n >= 3, where, ": a SentencePiece model with ", n, " pieces");
+        pieces = {{t.bos, 0.0}, {t.pad, 0.0}, {t.eos, 0.0}, {t.unk, 0.0}};
+        for (int i = 3; i < n; ++i) pieces.emplace_back(sp.IdToPiece(i), double(sp.GetScore(i)));
+        pieces.emplace_back(t.mask, 0.0);
+        unk = 3;
+    } else {
+        for (int i = 0; i < n; ++i) pieces.emplace_back(sp.IdToPiece(i), double(sp.GetScore(i)));
+    }
+    std::string_view charsmap, normalizer_spec;
+    const std::string proto(sp.serialized_model_proto());
+    FWSVD_CHECK(proto_bytes(proto, 3, normalizer_spec) && proto_bytes(normalizer_spec, 2, charsmap),
+                where, ": malformed SentencePiece model (normalizer_spec)");
+
+    bool do_lower_case = !xlmr, keep_accents = xlmr, add_prefix_space = true;
+    std::error_code ec;
+    const fs::path tc = dir / "tokenizer_config.json";
+    if (fs::exists(tc, ec)) {
+        const json c = read_object(tc);
+        do_lower_case = get_bool(c, "do_lower_case", tc).value_or(do_lower_case);
+        keep_accents = get_bool(c, "keep_accents", tc).value_or(keep_accents);
+        add_prefix_space = get_bool(c, "add_prefix_space", tc).value_or(add_prefix_space);
+    }
+    pipeline::PipelineParts parts;
+    parts.source = where;
+    std::vector<std::unique_ptr<pipeline::Normalizer>> norm;
+    if (!xlmr) {  // AlbertTokenizer's normalizers
+        norm.push_back(pipeline::make_replace(pipeline::ReplacePattern{U"``", 0, 0}, U"\""));
+        norm.push_back(pipeline::make_replace(pipeline::ReplacePattern{U"''", 0, 0}, U"\""));
+        if (!keep_accents) {
+            norm.push_back(pipeline::make_unicode_normalizer(pipeline::NormalForm::kNFKD));
+            norm.push_back(pipeline::make_strip_accents());
+        }
+        if (do_lower_case) norm.push_back(pipeline::make_lowercase());
+    }
+    if (!charsmap.empty()) norm.push_back(pipeline::make_precompiled(std::string(charsmap), where));
+    parts.normalizer = pipeline::make_normalizer_sequence(std::move(norm));
+    std::vector<std::unique_ptr<pipeline::PreTokenizer>> pre;
+    pre.push_back(pipeline::make_whitespace_split());
+    pre.push_back(pipeline::make_metaspace(
+        U'\u2581',
+        add_prefix_space ? pipeline::PrependScheme::kAlways : pipeline::PrependScheme::kNever,
+        true));
+    parts.pre_tokenizer = pipeline::make_pre_tokenizer_sequence(std::move(pre));
+    parts.model = pipeline::make_unigram(pieces, unk, false, where);
+    parts.added_tokens = config_added_tokens(dir);
+    if (parts.added_tokens.empty()) {
+        for (const std::string* s : {&t.bos, &t.pad, &t.eos, &t.unk, &t.cls, &t.sep, &t.mask}) {
+            const int32_t id = parts.model->token_to_id(*s);
+            if (s->empty() || id < 0) continue;
+            pipeline::AddedTokenSpec a;
+            a.content = *s;
+            a.id = id;
+            parts.added_tokens.push_back(std::move(a));
+        }
+    }
+    return make_pipeline(std::move(parts), t, PostTemplate{}, where);
+}
+
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir) {
-    return load_tokenizer(model_dir, "");
+    return load_tokenizer(model_dir, TokenizerLoadOptions{});
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir,
                                           std::string_view model_type_hint) {
+    TokenizerLoadOptions o;
+    o.model_type_hint = std::string(model_type_hint);
+    return load_tokenizer(model_dir, o);
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir,
+                                          const TokenizerLoadOptions& options) {
+    using Files = TokenizerLoadOptions::Files;
     std::error_code ec;
     FWSVD_CHECK(fs::is_directory(model_dir, ec), model_dir.string(),
                 ": not a folder (expected a model folder with tokenizer.json, vocab.txt, "
                 "vocab.json + merges.txt, spiece.model or sentencepiece.bpe.model)");
-    const std::string family = family_of(model_dir, model_type_hint);
-    if (fs::exists(model_dir / "tokenizer.json", ec)) return load_json(model_dir, family);
+    const std::string family = family_of(model_dir, options.model_type_hint);
+    if (options.files == Files::kTokenizerJson ||
+        (options.files == Files::kAuto && fs::exists(model_dir / "tokenizer.json", ec))) {
+        return load_json(model_dir, family, options.generic_pipeline);
+    }
     if (fs::exists(model_dir / "spiece.model", ec)) {
+        if (family == "albert") {
+            return load_sentencepiece_pipeline(model_dir, model_dir / "spiece.model", family);
+        }
         return std::make_unique<SentencePieceTokenizer>(model_dir / "spiece.model",
                                                         read_sentencepiece_options(model_dir));
     }
     if (fs::exists(model_dir / "sentencepiece.bpe.model", ec)) {
-        SentencePieceOptions o = read_sentencepiece_options(model_dir);
-        o.fairseq_ids = true;
-        return std::make_unique<SentencePieceTokenizer>(model_dir / "sentencepiece.bpe.model", o);
+        return load_sentencepiece_pipeline(model_dir, model_dir / "sentencepiece.bpe.model",
+                                           "xlm-roberta");
     }
     if (fs::exists(model_dir / "vocab.json", ec) && fs::exists(model_dir / "merges.txt", ec)) {
         return load_byte_level_bpe(model_dir, family);

@@ -707,25 +707,25 @@ std::vector<int32_t> PipelineTokenizer::tokenize_prefix(std::string_view text,
                                                         size_t max_tokens) const {
     const std::u32string s = unicode::decode_utf8(text, "tokenizer: text");
     std::vector<int32_t> ids;
+    bool done = false;
     size_t pos = 0;
     for (const Match& m : find_added(s, raw_patterns_)) {
-        if (ids.size() >= max_tokens) return ids;
-        if (m.start > pos)
-            tokenize_segment(s.substr(pos, m.start - pos), pos == 0, ids, max_tokens);
-        if (ids.size() >= max_tokens) return ids;
-        ids.push_back(m.id);
+        if (m.start > pos) {
+            tokenize_segment(s.substr(pos, m.start - pos), pos == 0, ids, max_tokens, done);
+        }
+        if (done) return ids;
+        ids.push_back(m.id);  // an added token does not end the prefix (tokenize_with_limit)
         pos = m.end;
     }
-    if (pos < s.size() && ids.size() < max_tokens) {
-        tokenize_segment(s.substr(pos), pos == 0, ids, max_tokens);
-    }
+    if (pos < s.size()) tokenize_segment(s.substr(pos), pos == 0, ids, max_tokens, done);
     return ids;
 }
 
 // One segment between raw added tokens: normalise, split off the normalised added tokens,
-// pre-tokenize, run the model.
+// pre-tokenize, run the model on each piece until one brings the ids to max_tokens.
 void PipelineTokenizer::tokenize_segment(std::u32string segment, bool at_start,
-                                         std::vector<int32_t>& ids, size_t max_tokens) const {
+                                         std::vector<int32_t>& ids, size_t max_tokens,
+                                         bool& done) const {
     if (parts_.normalizer) parts_.normalizer->normalize(segment);
     std::vector<std::pair<std::vector<Piece>, int32_t>> parts;  // pieces, then an added id or -1
     size_t pos = 0;
@@ -748,15 +748,15 @@ void PipelineTokenizer::tokenize_segment(std::u32string segment, bool at_start,
     for (auto& [pieces, added_id] : parts) {
         if (parts_.pre_tokenizer && !pieces.empty()) parts_.pre_tokenizer->pre_tokenize(pieces);
         for (const Piece& p : pieces) {
-            if (ids.size() >= max_tokens) return;
             utf8.clear();
             for (char32_t c : p.text) unicode::append_utf8(utf8, c);
             parts_.model->tokenize(utf8, ids);
+            if (ids.size() >= max_tokens) {
+                done = true;
+                return;
+            }
         }
-        if (added_id >= 0) {
-            if (ids.size() >= max_tokens) return;
-            ids.push_back(added_id);
-        }
+        if (added_id >= 0) ids.push_back(added_id);
     }
 }
 

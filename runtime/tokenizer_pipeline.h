@@ -198,7 +198,7 @@ class PipelineTokenizer final : public Tokenizer {
     std::vector<Match> find_added(std::u32string_view s,
                                   const std::vector<Pattern>& patterns) const;
     void tokenize_segment(std::u32string segment, bool at_start, std::vector<int32_t>& ids,
-                          size_t max_tokens) const;
+                          size_t max_tokens, bool& done) const;
 
     pipeline::PipelineParts parts_;
     std::vector<Pattern> raw_patterns_;

@@ -1,9 +1,8 @@
-// SentencePieceTokenizer: a SentencePiece model through libsentencepiece; ids are
-// SentencePieceProcessor::Encode(text) with the model's own normalisation:
-//   spiece.model (ALBERT style): the model's ids, [CLS] A [SEP] / [CLS] A [SEP] B [SEP];
-//   sentencepiece.bpe.model (XLM-RoBERTa, fairseq_ids): transformers' XLMRobertaTokenizer ids,
-//     <s>=0 <pad>=1 </s>=2 <unk>=3, every other piece its SentencePiece id + 1, <mask> last;
-//     the special tokens are recognised in the raw text; <s> A </s> / <s> A </s></s> B </s>.
+// SentencePieceTokenizer: a SentencePiece model (spiece.model of no known family) through
+// libsentencepiece; ids are SentencePieceProcessor::Encode(text) with the model's own
+// normalisation, [CLS] A [SEP] / [CLS] A [SEP] B [SEP]. (ALBERT's and XLM-RoBERTa's models
+// are read into the tokenizer.json pipeline instead, as transformers converts them: see
+// load_tokenizer.)
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -22,12 +21,10 @@ namespace fwsvd {
 
 struct SentencePieceOptions {
     bool do_lower_case = false;  // lower-case the text before encoding (ALBERT's do_lower_case)
-    std::string cls_token = "[CLS]";    // else the model's bos piece
-    std::string sep_token = "[SEP]";    // else the model's eos piece
-    std::string pad_token = "<pad>";    // else the model's pad id, else 0
-    std::string unk_token = "<unk>";    // else the model's unk id
-    bool fairseq_ids = false;           // XLM-RoBERTa's ids and template (see above)
-    std::string mask_token = "<mask>";  // with fairseq_ids: the id after the last piece
+    std::string cls_token = "[CLS]";  // else the model's bos piece
+    std::string sep_token = "[SEP]";  // else the model's eos piece
+    std::string pad_token = "<pad>";  // else the model's pad id, else 0
+    std::string unk_token = "<unk>";  // else the model's unk id
 };
 
 // Options from tokenizer_config.json of a model folder (do_lower_case, *_token); defaults when
@@ -44,6 +41,9 @@ class SentencePieceTokenizer final : public Tokenizer {
     SentencePieceTokenizer& operator=(const SentencePieceTokenizer&) = delete;
 
     std::vector<int32_t> tokenize(std::string_view text) const override;
+    // The pieces of the words (a piece starting with "▁" starts one) up to the word that brings
+    // them to max_tokens.
+    std::vector<int32_t> tokenize_prefix(std::string_view text, size_t max_tokens) const override;
     int64_t vocab_size() const override;
     std::string id_to_token(int32_t id) const override;
 
@@ -51,13 +51,9 @@ class SentencePieceTokenizer final : public Tokenizer {
     int32_t piece_to_id(std::string_view piece) const;
 
   private:
-    std::vector<int32_t> encode_segment(std::string_view text) const;
-
     std::filesystem::path model_file_;
     SentencePieceOptions options_;
     std::unique_ptr<sentencepiece::SentencePieceProcessor> processor_;
-    // fairseq_ids: the five special tokens, matched in the raw text (longest first).
-    std::vector<std::pair<std::string, int32_t>> fairseq_specials_;
 };
 
 }  // namespace fwsvd

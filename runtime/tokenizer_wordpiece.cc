@@ -50,7 +50,8 @@ inline void append_cp(std::string& out, char32_t cp) {
 struct WordPieceTokenizer::Scratch {
     std::u32string cps;  // the normalised segment
     std::u32string tmp;
-    std::string word;  // the current word, UTF-8
+    std::string word;   // the current word, UTF-8
+    bool done = false;  // a word brought the ids to max_tokens (tokenize_prefix stops)
 };
 
 WordPieceOptions read_wordpiece_options(const fs::path& model_dir) {
@@ -259,12 +260,13 @@ std::vector<int32_t> WordPieceTokenizer::tokenize_prefix(std::string_view text,
     std::vector<int32_t> ids;
     Scratch scratch;
     size_t pos = 0;
-    while (pos < text.size() && ids.size() < max_tokens) {
+    while (pos < text.size() && !scratch.done) {
         auto [at, k] = find_raw_added(text, pos);
         const size_t end = at == std::string_view::npos ? text.size() : at;
         if (end > pos) tokenize_segment(text.substr(pos, end - pos), ids, scratch, max_tokens);
-        // Stopped inside the segment: what follows would not be a prefix of the ids.
-        if (at == std::string_view::npos || ids.size() >= max_tokens) break;
+        // Stopped inside the segment: what follows would not be a prefix of the ids. (An added
+        // token does not stop it, as in tokenizers' tokenize_with_limit.)
+        if (at == std::string_view::npos || scratch.done) break;
         ids.push_back(raw_added_[k].id);
         pos = at + raw_added_[k].utf8.size();
     }
@@ -350,7 +352,7 @@ void WordPieceTokenizer::tokenize_segment(std::string_view segment, std::vector<
     constexpr size_t kChunkBytes = 4096;
     auto is_cut = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
     size_t pos = 0;
-    while (pos < segment.size() && ids.size() < max_tokens) {
+    while (pos < segment.size() && !s.done) {
         size_t end = segment.size();
         if (!normalized_added_spans_space_ && end - pos > kChunkBytes) {
             end = pos + kChunkBytes;
@@ -374,12 +376,14 @@ void WordPieceTokenizer::tokenize_chunk(std::string_view segment, std::vector<in
         word_piece(word, num_chars, ids);
         word.clear();
         num_chars = 0;
+        s.done = ids.size() >= max_tokens;
     };
-    for (size_t i = 0; i < cps.size() && ids.size() < max_tokens; ++i) {
+    for (size_t i = 0; i < cps.size() && !s.done; ++i) {
         if (!normalized_added_.empty()) {
             size_t k = match_normalized_added(cps, i);
             if (k != std::string_view::npos) {
                 flush();
+                if (s.done) break;
                 ids.push_back(normalized_added_[k].id);
                 i += normalized_added_[k].cps.size() - 1;
                 continue;
@@ -391,6 +395,7 @@ void WordPieceTokenizer::tokenize_chunk(std::string_view segment, std::vector<in
             flush();
         } else if (pr & unicode::kPunctuation) {
             flush();
+            if (s.done) break;
             append_cp(word, cp);
             num_chars = 1;
             flush();
