@@ -182,7 +182,8 @@ std::unique_ptr<Tokenizer> make_pipeline(pipeline::PipelineParts parts, const Fa
     return std::make_unique<PipelineTokenizer>(std::move(parts), ids, std::move(templ));
 }
 
-std::unique_ptr<Tokenizer> load_json(const fs::path& dir, const std::string& family,
+template <typename Family>
+std::unique_ptr<Tokenizer> load_json(const fs::path& dir, const Family& family,
                                      bool generic_pipeline) {
     const fs::path tj = dir / "tokenizer.json";
     ParsedTokenizerJson parsed = parse_tokenizer_json(tj);
@@ -196,7 +197,7 @@ std::unique_ptr<Tokenizer> load_json(const fs::path& dir, const std::string& fam
         return std::make_unique<WordPieceTokenizer>(std::move(parsed.vocab_tokens), tj,
                                                     std::move(o));
     }
-    return make_pipeline(std::move(parsed.parts), special_tokens(dir, family), std::move(templ),
+    return make_pipeline(std::move(parsed.parts), special_tokens(dir, family()), std::move(templ),
                          tj.string());
 }
 
@@ -407,14 +408,16 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir,
     FWSVD_CHECK(fs::is_directory(model_dir, ec), model_dir.string(),
                 ": not a folder (expected a model folder with tokenizer.json, vocab.txt, "
                 "vocab.json + merges.txt, spiece.model or sentencepiece.bpe.model)");
-    const std::string family = family_of(model_dir, options.model_type_hint);
+    // The family is read only where the files leave the conventions open (config.json may be
+    // that of a model fwsvd cannot load; a vocab.txt folder does not need it).
+    auto family = [&] { return family_of(model_dir, options.model_type_hint); };
     if (options.files == Files::kTokenizerJson ||
         (options.files == Files::kAuto && fs::exists(model_dir / "tokenizer.json", ec))) {
         return load_json(model_dir, family, options.generic_pipeline);
     }
     if (fs::exists(model_dir / "spiece.model", ec)) {
-        if (family == "albert") {
-            return load_sentencepiece_pipeline(model_dir, model_dir / "spiece.model", family);
+        if (family() == "albert") {
+            return load_sentencepiece_pipeline(model_dir, model_dir / "spiece.model", "albert");
         }
         return std::make_unique<SentencePieceTokenizer>(model_dir / "spiece.model",
                                                         read_sentencepiece_options(model_dir));
@@ -424,7 +427,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir,
                                            "xlm-roberta");
     }
     if (fs::exists(model_dir / "vocab.json", ec) && fs::exists(model_dir / "merges.txt", ec)) {
-        return load_byte_level_bpe(model_dir, family);
+        return load_byte_level_bpe(model_dir, family());
     }
     if (fs::exists(model_dir / "vocab.txt", ec)) {
         return std::make_unique<WordPieceTokenizer>(model_dir / "vocab.txt",

@@ -630,6 +630,15 @@ PipelineTokenizer::PipelineTokenizer(PipelineParts parts, SpecialIds ids, PostTe
         if (text.empty()) continue;
         (a.normalized ? normalized_patterns_ : raw_patterns_).push_back(Pattern{text, &a});
     }
+    for (const auto* items : {&template_.single, &template_.pair}) {
+        for (const TemplateItem& item : *items) {
+            for (int32_t id : item.ids) {
+                FWSVD_CHECK(id >= 0 && id < vocab_size_, parts_.source, ": special token id ", id,
+                            " of the post-processor is outside the vocabulary (size ", vocab_size_,
+                            ")");
+            }
+        }
+    }
     // Longest first, so that the first pattern matching at a position is the longest.
     for (auto* v : {&raw_patterns_, &normalized_patterns_}) {
         std::stable_sort(v->begin(), v->end(), [](const Pattern& x, const Pattern& y) {

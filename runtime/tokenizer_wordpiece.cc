@@ -229,6 +229,15 @@ void WordPieceTokenizer::init(std::vector<std::string> tokens) {
     if (pad_id_ < 0) pad_id_ = 0;
     mask_id_ = special(options_.mask_token, "mask", false);
     template_ = options_.post_template.value_or(PostTemplate::bert(cls_id_, sep_id_));
+    for (const auto* items : {&template_.single, &template_.pair}) {
+        for (const TemplateItem& item : *items) {
+            for (int32_t id : item.ids) {
+                FWSVD_CHECK(id >= 0 && id < vocab_size_, where, ": special token id ", id,
+                            " of the post-processor is outside the vocabulary (size ", vocab_size_,
+                            ")");
+            }
+        }
+    }
 }
 
 int64_t WordPieceTokenizer::vocab_size() const {

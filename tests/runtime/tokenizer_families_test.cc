@@ -371,6 +371,10 @@ TEST(TokenizerJsonErrors, MalformedOrUnsupportedFilesNameTheFileAndComponent) {
         R"({"post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "X"}}], "pair": [], "special_tokens": {}}, )" +
             wp + "}",
         "special token \"X\" is not in \"special_tokens\"");
+    expect(
+        R"({"post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 2], "cls": ["[CLS]", 99]}, )" +
+            wp + "}",
+        "special token id 99 of the post-processor is outside the vocabulary (size 4)");
     expect(R"({"post_processor": {"type": "Nope"}, )" + wp + "}",
            "unsupported post-processor \"Nope\"");
     expect(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}})",
