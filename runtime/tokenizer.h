@@ -131,14 +131,16 @@ std::pair<size_t, size_t> longest_first_lengths(size_t n1, size_t n2, size_t bud
 //      BertPreTokenizer, WordPiece) becomes a WordPieceTokenizer, anything else a
 //      PipelineTokenizer; components fwsvd does not implement are refused with an Error naming
 //      the file and the component;
-//   2. else the files of the slow tokenizers: spiece.model (SentencePiece, ALBERT),
-//      sentencepiece.bpe.model (SentencePiece with fairseq ids, XLM-RoBERTa), vocab.json +
-//      merges.txt (byte-level BPE, RoBERTa), vocab.txt (WordPiece, BERT).
-// tokenizer_config.json gives do_lower_case, the special tokens etc. on top, as transformers'
-// tokenizer classes apply their keyword arguments. model_type_hint (config.json's "model_type",
-// e.g. "roberta"; "" to read config.json of the folder) picks the family's conventions where the
-// files leave them open (the special tokens and templates of a bare vocabulary). Error naming the
-// folder when it holds no tokenizer.
+//   2. else the files of the slow tokenizers, converted as transformers 5 converts them:
+//      spiece.model of ALBERT and sentencepiece.bpe.model (XLM-RoBERTa, fairseq's ids) are read
+//      with libsentencepiece into the Unigram pipeline (a spiece.model of no known family is
+//      run by libsentencepiece itself: SentencePieceTokenizer); vocab.json + merges.txt
+//      (byte-level BPE, RoBERTa); vocab.txt (WordPiece, BERT).
+// tokenizer_config.json gives do_lower_case, keep_accents, add_prefix_space, the special tokens
+// etc. on top, as transformers' tokenizer classes apply their keyword arguments. The family
+// (model_type_hint, e.g. "roberta"; else tokenizer_config.json's tokenizer_class; else
+// config.json's model_type) picks the conventions where the files leave them open (special
+// tokens, templates). Error naming the folder when it holds no tokenizer.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir,
                                           std::string_view model_type_hint);

@@ -11,6 +11,7 @@
 
 #include "runtime/error.h"
 #include "runtime/tokenizer.h"
+#include "runtime/tokenizer_json.h"
 #include "runtime/tokenizer_pipeline.h"
 #include "runtime/tokenizer_wordpiece.h"
 #include "tests/test_util.h"
@@ -326,6 +327,30 @@ TEST(TokenizerComponents, NormalizersAndModels) {
     ids.clear();
     uni->tokenize("xyab", ids);
     EXPECT_EQ(ids, (std::vector<int32_t>{0, 3}));
+}
+
+// The Precompiled normalizer of the XLM-RoBERTa golden (SentencePiece's nmt_nfkc charsmap),
+// applied the tokenizers way: a grapheme cluster under 6 bytes is replaced by the mapping of its
+// shortest mapped prefix, so a full-width A with a combining accent loses the accent (where
+// SentencePiece's longest match would keep it).
+TEST(TokenizerComponents, PrecompiledCharsmapOfXlmRoberta) {
+    const fs::path tj =
+        fs::path(FWSVD_SOURCE_DIR) / "tests" / "golden" / "xlm-roberta" / "tokenizer.json";
+    if (!fs::exists(tj)) GTEST_SKIP() << tj << " not found (tests/golden/generate.py writes it)";
+    const json j = read_json(tj);
+    ASSERT_EQ(j.at("normalizer").at("type"), "Precompiled");
+    std::string blob;
+    ASSERT_TRUE(tokenizer_json::base64_decode(
+        j["normalizer"]["precompiled_charsmap"].get<std::string>(), blob));
+    const auto n = pipeline::make_precompiled(blob, tj.string());
+    auto norm = [&](std::u32string s) {
+        n->normalize(s);
+        return s;
+    };
+    EXPECT_EQ(norm(U"\uFF26\uFF35\uFF2C\uFF2C \uFF11\uFF12 \uFB01"), U"FULL 12 fi");
+    EXPECT_EQ(norm(U"caf\u00E9 e\u0301"), U"caf\u00E9 \u00E9");
+    EXPECT_EQ(norm(U"\uFF21\u0301"), U"A");
+    EXPECT_EQ(norm(U"plain text"), U"plain text");
 }
 
 // ---- Errors -------------------------------------------------------------------------------------
