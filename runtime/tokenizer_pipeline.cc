@@ -109,6 +109,7 @@ class StripAccents final : public Normalizer {
 class Strip final : public Normalizer {
   public:
     Strip(bool left, bool right) : left_(left), right_(right) {}
+    bool chunk_safe() const override { return false; }
     void normalize(std::u32string& s) const override {
         size_t b = 0, e = s.size();
         if (right_) {
@@ -127,6 +128,7 @@ class Strip final : public Normalizer {
 class Prepend final : public Normalizer {
   public:
     explicit Prepend(std::u32string p) : prefix_(std::move(p)) {}
+    bool chunk_safe() const override { return false; }
     void normalize(std::u32string& s) const override {
         if (!s.empty()) s.insert(0, prefix_);
     }
@@ -160,6 +162,11 @@ class Replace final : public Normalizer {
   public:
     Replace(ReplacePattern p, std::u32string content)
         : p_(std::move(p)), content_(std::move(content)) {}
+    // A run of spaces at the cut is one space with non-spaces around it, whole in the second
+    // part; a literal holding a space could span the cut.
+    bool chunk_safe() const override {
+        return p_.min_repeat > 0 || p_.literal.find(U' ') == std::u32string::npos;
+    }
     void normalize(std::u32string& s) const override {
         std::u32string out;
         out.reserve(s.size());
@@ -193,6 +200,9 @@ class Replace final : public Normalizer {
 class NormalizerSequence final : public Normalizer {
   public:
     explicit NormalizerSequence(std::vector<std::unique_ptr<Normalizer>> s) : s_(std::move(s)) {}
+    bool chunk_safe() const override {
+        return std::all_of(s_.begin(), s_.end(), [](const auto& n) { return n->chunk_safe(); });
+    }
     void normalize(std::u32string& s) const override {
         for (const auto& n : s_) n->normalize(s);
     }
@@ -360,6 +370,7 @@ std::vector<std::pair<size_t, size_t>> gpt2_matches(const std::u32string& s) {
 
 class BertPreTokenizer final : public PreTokenizer {
   public:
+    bool chunk_safe() const override { return true; }
     void pre_tokenize(std::vector<Piece>& pieces) const override {
         std::vector<Piece> words, out;
         for (const Piece& p : pieces) {
@@ -374,6 +385,7 @@ class BertPreTokenizer final : public PreTokenizer {
 
 class WhitespacePreTokenizer final : public PreTokenizer {
   public:
+    bool chunk_safe() const override { return true; }
     void pre_tokenize(std::vector<Piece>& pieces) const override {
         std::vector<Piece> out;
         for (const Piece& p : pieces) {
@@ -405,7 +417,8 @@ class WhitespacePreTokenizer final : public PreTokenizer {
 template <typename Pred>
 class CharSplit final : public PreTokenizer {
   public:
-    CharSplit(Pred pred, SplitBehavior b) : pred_(pred), behavior_(b) {}
+    CharSplit(Pred pred, SplitBehavior b, bool safe) : pred_(pred), behavior_(b), safe_(safe) {}
+    bool chunk_safe() const override { return safe_; }
     void pre_tokenize(std::vector<Piece>& pieces) const override {
         std::vector<Piece> out;
         for (const Piece& p : pieces) apply_split(p, char_spans(p.text, pred_), behavior_, out);
@@ -415,17 +428,26 @@ class CharSplit final : public PreTokenizer {
   private:
     Pred pred_;
     SplitBehavior behavior_;
+    bool safe_;
 };
 
+// A split on characters keeps a cut before a space when the space starts a piece anyway: it is
+// removed or isolated as a delimiter, or it is no delimiter and nothing merges into it.
 template <typename Pred>
 std::unique_ptr<PreTokenizer> make_char_split(Pred pred, SplitBehavior b) {
-    return std::make_unique<CharSplit<Pred>>(pred, b);
+    const bool space_is_delimiter = pred(U' ');
+    const bool safe = space_is_delimiter
+                          ? b == SplitBehavior::kRemoved || b == SplitBehavior::kIsolated
+                          : b != SplitBehavior::kMergedWithNext;
+    return std::make_unique<CharSplit<Pred>>(pred, b, safe);
 }
 
 class ByteLevel final : public PreTokenizer {
   public:
     ByteLevel(bool add_prefix_space, bool use_regex)
         : add_prefix_space_(add_prefix_space), use_regex_(use_regex) {}
+    // The GPT-2 regex starts a piece at a space before a non-space, whatever precedes it.
+    bool chunk_safe() const override { return use_regex_; }
     void pre_tokenize(std::vector<Piece>& pieces) const override {
         std::vector<Piece> split;
         for (Piece& p : pieces) {
@@ -458,6 +480,7 @@ class Metaspace final : public PreTokenizer {
   public:
     Metaspace(char32_t replacement, PrependScheme scheme, bool split)
         : replacement_(replacement), scheme_(scheme), split_(split) {}
+    bool chunk_safe() const override { return split_; }
     void pre_tokenize(std::vector<Piece>& pieces) const override {
         std::vector<Piece> out;
         for (Piece& p : pieces) {
@@ -490,6 +513,10 @@ class SplitPreTokenizer final : public PreTokenizer {
   public:
     SplitPreTokenizer(std::u32string literal, bool gpt2, SplitBehavior b, bool invert)
         : literal_(std::move(literal)), gpt2_(gpt2), behavior_(b), invert_(invert) {}
+    bool chunk_safe() const override {
+        return gpt2_ && !invert_ &&
+               (behavior_ == SplitBehavior::kIsolated || behavior_ == SplitBehavior::kRemoved);
+    }
     void pre_tokenize(std::vector<Piece>& pieces) const override {
         std::vector<Piece> out;
         for (const Piece& p : pieces) {
@@ -519,6 +546,9 @@ class PreTokenizerSequence final : public PreTokenizer {
   public:
     explicit PreTokenizerSequence(std::vector<std::unique_ptr<PreTokenizer>> s)
         : s_(std::move(s)) {}
+    bool chunk_safe() const override {
+        return std::all_of(s_.begin(), s_.end(), [](const auto& p) { return p->chunk_safe(); });
+    }
     void pre_tokenize(std::vector<Piece>& pieces) const override {
         for (const auto& p : s_) p->pre_tokenize(pieces);
     }
@@ -639,12 +669,20 @@ PipelineTokenizer::PipelineTokenizer(PipelineParts parts, SpecialIds ids, PostTe
             }
         }
     }
+    chunkable_ =
+        (!parts_.normalizer || parts_.normalizer->chunk_safe()) && parts_.pre_tokenizer &&
+        parts_.pre_tokenizer->chunk_safe() &&
+        std::none_of(normalized_patterns_.begin(), normalized_patterns_.end(),
+                     [](const Pattern& p) { return p.text.find(U' ') != std::u32string::npos; });
     // Longest first, so that the first pattern matching at a position is the longest.
     for (auto* v : {&raw_patterns_, &normalized_patterns_}) {
         std::stable_sort(v->begin(), v->end(), [](const Pattern& x, const Pattern& y) {
             return x.text.size() > y.text.size();
         });
     }
+    for (const Pattern& p : raw_patterns_) raw_first_.push_back(p.text[0]);
+    for (const Pattern& p : normalized_patterns_) normalized_first_.push_back(p.text[0]);
+    for (auto* v : {&raw_first_, &normalized_first_}) std::sort(v->begin(), v->end());
 }
 
 PipelineTokenizer::~PipelineTokenizer() = default;
@@ -667,14 +705,18 @@ int32_t PipelineTokenizer::token_to_id(std::string_view token) const {
     return parts_.model->token_to_id(token);
 }
 
-std::vector<PipelineTokenizer::Match> PipelineTokenizer::find_added(
-    std::u32string_view s, const std::vector<Pattern>& patterns) const {
-    std::vector<Match> out;
-    if (patterns.empty()) return out;
+// The next added-token match at or after s[i], leftmost-longest as tokenizers' AddedVocabulary
+// (find_matches): a single_word token between word characters is skipped, lstrip / rstrip take
+// the whitespace around the token (lstrip not before `covered`, the previous match's end).
+// Returns false when there is none; i is left after the match (the search goes on after the
+// token itself, whatever it strips).
+bool PipelineTokenizer::next_added(std::u32string_view s, size_t& i,
+                                   const std::vector<Pattern>& patterns,
+                                   const std::vector<char32_t>& first_chars, size_t covered,
+                                   Match& out) const {
     auto word = [](char32_t c) { return unicode::is_word_char(c); };
-    size_t covered = 0;  // the end of the previous match (lstrip stops there)
-    size_t i = 0;
-    while (i < s.size()) {
+    for (; i < s.size(); ++i) {
+        if (!std::binary_search(first_chars.begin(), first_chars.end(), s[i])) continue;
         const Pattern* found = nullptr;
         for (const Pattern& p : patterns) {
             if (s.compare(i, p.text.size(), p.text) == 0) {
@@ -682,17 +724,17 @@ std::vector<PipelineTokenizer::Match> PipelineTokenizer::find_added(
                 break;
             }
         }
-        if (!found) {
-            ++i;
-            continue;
-        }
+        if (!found) continue;
         const AddedTokenSpec& a = *found->spec;
         size_t start = i, stop = i + found->text.size();
-        i = stop;  // the search goes on after the match itself, whatever it strips
+        i = stop;
         if (a.single_word) {
             const bool left_ok = start == 0 || !word(s[start - 1]);
             const bool right_ok = stop == s.size() || !word(s[stop]);
-            if (!left_ok || !right_ok) continue;
+            if (!left_ok || !right_ok) {
+                --i;  // the loop's ++i brings it back to stop
+                continue;
+            }
         }
         if (a.lstrip) {
             size_t b = start;
@@ -702,10 +744,10 @@ std::vector<PipelineTokenizer::Match> PipelineTokenizer::find_added(
         if (a.rstrip) {
             while (stop < s.size() && is_space(s[stop])) ++stop;
         }
-        out.push_back(Match{start, stop, a.id});
-        covered = stop;
+        out = Match{start, stop, a.id};
+        return true;
     }
-    return out;
+    return false;
 }
 
 std::vector<int32_t> PipelineTokenizer::tokenize(std::string_view text) const {
@@ -714,31 +756,66 @@ std::vector<int32_t> PipelineTokenizer::tokenize(std::string_view text) const {
 
 std::vector<int32_t> PipelineTokenizer::tokenize_prefix(std::string_view text,
                                                         size_t max_tokens) const {
+    return run(text, max_tokens, chunkable_);
+}
+
+std::vector<int32_t> PipelineTokenizer::tokenize_unchunked(std::string_view text) const {
+    return run(text, SIZE_MAX, false);
+}
+
+std::vector<int32_t> PipelineTokenizer::run(std::string_view text, size_t max_tokens,
+                                            bool chunked) const {
     const std::u32string s = unicode::decode_utf8(text, "tokenizer: text");
     std::vector<int32_t> ids;
     bool done = false;
-    size_t pos = 0;
-    for (const Match& m : find_added(s, raw_patterns_)) {
-        if (m.start > pos) {
-            tokenize_segment(s.substr(pos, m.start - pos), pos == 0, ids, max_tokens, done);
+    auto segment = [&](size_t from, size_t to) {
+        if (!chunked) {
+            tokenize_chunk(s.substr(from, to - from), from == 0, ids, max_tokens, done);
+            return;
         }
+        // Chunks of about kChunk code points, cut before a space between non-whitespace
+        // characters (a space that does not join a Prepend character's grapheme cluster).
+        constexpr size_t kChunk = 4096;
+        size_t pos = from;
+        while (pos < to && !done) {
+            size_t end = to;
+            if (to - pos > kChunk) {
+                end = pos + kChunk;
+                while (end + 1 < to &&
+                       !(s[end] == U' ' && !is_space(s[end - 1]) && !is_space(s[end + 1]) &&
+                         unicode::grapheme_break(s[end - 1]) != unicode::GraphemeBreak::kPrepend)) {
+                    ++end;
+                }
+                if (end + 1 >= to) end = to;
+            }
+            tokenize_chunk(s.substr(pos, end - pos), pos == 0, ids, max_tokens, done);
+            pos = end;
+        }
+    };
+    size_t pos = 0, search = 0;
+    Match m{};
+    while (!raw_patterns_.empty() && next_added(s, search, raw_patterns_, raw_first_, pos, m)) {
+        if (m.start > pos) segment(pos, m.start);
         if (done) return ids;
         ids.push_back(m.id);  // an added token does not end the prefix (tokenize_with_limit)
         pos = m.end;
     }
-    if (pos < s.size()) tokenize_segment(s.substr(pos), pos == 0, ids, max_tokens, done);
+    if (pos < s.size()) segment(pos, s.size());
     return ids;
 }
 
-// One segment between raw added tokens: normalise, split off the normalised added tokens,
-// pre-tokenize, run the model on each piece until one brings the ids to max_tokens.
-void PipelineTokenizer::tokenize_segment(std::u32string segment, bool at_start,
-                                         std::vector<int32_t>& ids, size_t max_tokens,
-                                         bool& done) const {
+// One segment between raw added tokens (or a chunk of it): normalise, split off the normalised
+// added tokens, pre-tokenize, run the model on each piece until one brings the ids to
+// max_tokens.
+void PipelineTokenizer::tokenize_chunk(std::u32string segment, bool at_start,
+                                       std::vector<int32_t>& ids, size_t max_tokens,
+                                       bool& done) const {
     if (parts_.normalizer) parts_.normalizer->normalize(segment);
     std::vector<std::pair<std::vector<Piece>, int32_t>> parts;  // pieces, then an added id or -1
-    size_t pos = 0;
-    for (const Match& m : find_added(segment, normalized_patterns_)) {
+    size_t pos = 0, search = 0;
+    Match m{};
+    while (!normalized_patterns_.empty() &&
+           next_added(segment, search, normalized_patterns_, normalized_first_, pos, m)) {
         std::vector<Piece> pieces;
         if (m.start > pos) {
             pieces.push_back(Piece{segment.substr(pos, m.start - pos), at_start && pos == 0});

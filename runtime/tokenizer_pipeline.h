@@ -29,6 +29,10 @@ class Normalizer {
   public:
     virtual ~Normalizer() = default;
     virtual void normalize(std::u32string& s) const = 0;
+    // Whether normalising the parts of a text cut before a space (U+0020 between two
+    // non-whitespace characters) gives the normalised text: true for code-point-wise and
+    // grapheme-wise normalizers, false for Strip, Prepend and patterns holding a space.
+    virtual bool chunk_safe() const { return true; }
 };
 
 struct BertNormalizerOptions {
@@ -71,6 +75,9 @@ class PreTokenizer {
     virtual ~PreTokenizer() = default;
     // Replaces the pieces by their splits (empty pieces are dropped).
     virtual void pre_tokenize(std::vector<Piece>& pieces) const = 0;
+    // Whether a text cut before a space (as for Normalizer::chunk_safe) splits into the pieces
+    // of its parts: true for the pre-tokenizers that start a piece at such a space.
+    virtual bool chunk_safe() const { return false; }
 };
 
 enum class SplitBehavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
@@ -178,7 +185,11 @@ class PipelineTokenizer final : public Tokenizer {
     ~PipelineTokenizer() override;
 
     std::vector<int32_t> tokenize(std::string_view text) const override;
+    // Long segments are processed in chunks of a few KB cut before a space, when every stage is
+    // chunk_safe, so that a prefix costs what its first words cost.
     std::vector<int32_t> tokenize_prefix(std::string_view text, size_t max_tokens) const override;
+    // tokenize without the chunking (tests compare the two).
+    std::vector<int32_t> tokenize_unchunked(std::string_view text) const;
     int64_t vocab_size() const override;
     std::string id_to_token(int32_t id) const override;
 
@@ -194,18 +205,20 @@ class PipelineTokenizer final : public Tokenizer {
         size_t start, end;  // the span replaced by the token (lstrip / rstrip included)
         int32_t id;
     };
-    // Added-token matches in s, leftmost-longest, as tokenizers' AddedVocabulary::find_matches.
-    std::vector<Match> find_added(std::u32string_view s,
-                                  const std::vector<Pattern>& patterns) const;
-    void tokenize_segment(std::u32string segment, bool at_start, std::vector<int32_t>& ids,
-                          size_t max_tokens, bool& done) const;
+    bool next_added(std::u32string_view s, size_t& i, const std::vector<Pattern>& patterns,
+                    const std::vector<char32_t>& first_chars, size_t covered, Match& out) const;
+    void tokenize_chunk(std::u32string chunk, bool at_start, std::vector<int32_t>& ids,
+                        size_t max_tokens, bool& done) const;
+    std::vector<int32_t> run(std::string_view text, size_t max_tokens, bool chunked) const;
 
     pipeline::PipelineParts parts_;
     std::vector<Pattern> raw_patterns_;
     std::vector<Pattern> normalized_patterns_;
+    std::vector<char32_t> raw_first_, normalized_first_;  // the patterns' first code points, sorted
     std::unordered_map<int32_t, std::string> added_by_id_;
     std::unordered_map<std::string, int32_t> added_by_content_;
     int64_t vocab_size_ = 0;
+    bool chunkable_ = false;  // every stage is chunk_safe (see tokenize_prefix)
 };
 
 }  // namespace fwsvd

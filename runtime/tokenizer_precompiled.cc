@@ -38,6 +38,12 @@ class Precompiled final : public Normalizer {
                     ": Precompiled charsmap replacements are not valid UTF-8");
     }
 
+    // Chunks are cut before a space: the charsmap must leave the space alone.
+    bool chunk_safe() const override {
+        std::u32string out;
+        return !replace(" ", out);
+    }
+
     void normalize(std::u32string& s) const override {
         std::u32string out;
         out.reserve(s.size());

@@ -214,6 +214,37 @@ TEST_P(FamilyGolden, TokenizerJsonAndLegacyFilesGiveTransformersIds) {
     }
 }
 
+// Long texts are processed in chunks cut before spaces: the golden texts (every script,
+// controls, emoji, whitespace runs) joined by spaces and by newlines give the ids of the whole
+// text, and prefixes are prefixes.
+TEST_P(FamilyGolden, LongTextsInChunksGiveTheWholeTextsIds) {
+    const std::string family = GetParam();
+    const fs::path dir = fs::path(FWSVD_SOURCE_DIR) / "tests" / "golden" / family;
+    if (!fs::exists(dir / "tokenizer.json")) GTEST_SKIP() << dir << " has no tokenizer.json";
+    const json cases = read_json(dir / "tokenizer_cases.json");
+    TokenizerLoadOptions o;
+    o.files = TokenizerLoadOptions::Files::kTokenizerJson;
+    o.generic_pipeline = true;
+    const auto tok = load_tokenizer(dir, o);
+    const auto* pipe = dynamic_cast<const PipelineTokenizer*>(tok.get());
+    ASSERT_NE(pipe, nullptr);
+    for (const std::string sep : {" ", "\n", "  "}) {
+        std::string joined;
+        for (const json& c : cases.at("single")) joined += c.at("text").get<std::string>() + sep;
+        for (const json& c : cases.at("pairs")) {
+            joined += c.at("a").get<std::string>() + sep + c.at("b").get<std::string>() + sep;
+        }
+        ASSERT_GT(joined.size(), 3u * 4096);
+        const std::vector<int32_t> whole = pipe->tokenize_unchunked(joined);
+        EXPECT_EQ(pipe->tokenize(joined), whole) << family << " joined by " << json(sep).dump();
+        for (size_t k : {size_t(1), size_t(700), size_t(3000), whole.size() - 1}) {
+            const std::vector<int32_t> p = pipe->tokenize_prefix(joined, k);
+            ASSERT_GE(p.size(), k);
+            EXPECT_TRUE(std::equal(p.begin(), p.end(), whole.begin())) << family << " k=" << k;
+        }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Families, FamilyGolden,
                          ::testing::Values("bert", "distilbert", "roberta", "xlm-roberta", "albert",
                                            "electra"),
