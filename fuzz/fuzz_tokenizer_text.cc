@@ -1,7 +1,8 @@
 // Fuzzes tokenization of arbitrary bytes through the tokenizer.json pipeline: invalid UTF-8 must
 // give an Error, valid text never; ids must lie in the vocabulary; tokenize_prefix must be a
 // prefix of tokenize holding at least min(k, all) ids; encode / encode_pair must respect max_len
-// and the template. The first input byte picks the tokenizer and max_len: built-in small
+// and the template; chunked long texts must give the unchunked ids. The first input byte picks the
+// tokenizer and max_len: built-in small
 // tokenizer.json files covering the components (byte-level BPE, Unigram with Metaspace, WordPiece
 // with Unicode normalizers and splitting pre-tokenizers, BPE with byte fallback), or the model
 // folders listed in $FWSVD_FUZZ_TOKENIZER_DIRS (colon-separated; scripts point it at
@@ -14,6 +15,7 @@
 #include "fuzz/fuzz_util.h"
 #include "runtime/error.h"
 #include "runtime/tokenizer.h"
+#include "runtime/tokenizer_pipeline.h"
 #include "runtime/unicode.h"
 
 using namespace fwsvd;
@@ -123,5 +125,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t budget = size_t(max_len) - tok.num_special_tokens(true);
     FWSVD_FUZZ_ASSERT(p.ids.size() == std::min(all, budget) + tok.num_special_tokens(true));
     check_ids(tok, p.ids);
+    // Long texts are tokenized in chunks cut before spaces: copies of the text joined by spaces
+    // must give the ids of the unchunked text.
+    if (const auto* pipe = dynamic_cast<const PipelineTokenizer*>(&tok); pipe && size >= 16) {
+        std::string joined(text);
+        while (joined.size() < 4500) joined.append(data[0] & 1 ? " " : " x ").append(text);
+        const std::vector<int32_t> whole = pipe->tokenize_unchunked(joined);
+        FWSVD_FUZZ_ASSERT(pipe->tokenize(joined) == whole);
+        const std::vector<int32_t> pre = pipe->tokenize_prefix(joined, 3);
+        FWSVD_FUZZ_ASSERT(pre.size() >= std::min<size_t>(3, whole.size()));
+        FWSVD_FUZZ_ASSERT(std::equal(pre.begin(), pre.end(), whole.begin()));
+    }
     return 0;
 }
