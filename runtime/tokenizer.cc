@@ -27,65 +27,89 @@ std::pair<size_t, size_t> longest_first_lengths(size_t n1, size_t n2, size_t bud
     return {n1, n2};
 }
 
-Encoding Tokenizer::encode(std::string_view a, int64_t max_len, bool* truncated) const {
-    FWSVD_CHECK(max_len >= 2, "tokenizer: max_len ", max_len,
-                " leaves no room for [CLS] and [SEP] (a single text needs max_len >= 2)");
-    // One token beyond what fits is enough to know that the text was cut.
-    std::vector<int32_t> ids = tokenize_prefix(a, size_t(max_len - 2) + 1);
-    const size_t keep = std::min(ids.size(), size_t(max_len - 2));
-    if (truncated) *truncated = keep < ids.size();
+PostTemplate PostTemplate::bert(int32_t cls, int32_t sep) {
+    PostTemplate t;
+    t.single = {{-1, {cls}, 0}, {0, {}, 0}, {-1, {sep}, 0}};
+    t.pair = {{-1, {cls}, 0}, {0, {}, 0}, {-1, {sep}, 0}, {1, {}, 1}, {-1, {sep}, 1}};
+    return t;
+}
+
+PostTemplate PostTemplate::roberta(int32_t cls, int32_t sep) {
+    PostTemplate t;
+    t.single = {{-1, {cls}, 0}, {0, {}, 0}, {-1, {sep}, 0}};
+    t.pair = {{-1, {cls}, 0}, {0, {}, 0}, {-1, {sep, sep}, 0}, {1, {}, 0}, {-1, {sep}, 0}};
+    return t;
+}
+
+size_t PostTemplate::num_special(bool is_pair) const {
+    size_t n = 0;
+    for (const TemplateItem& item : is_pair ? pair : single) {
+        if (item.segment < 0) n += item.ids.size();
+    }
+    return n;
+}
+
+void Tokenizer::set_special_ids(const SpecialIds& s) {
+    cls_id_ = s.cls;
+    sep_id_ = s.sep;
+    pad_id_ = s.pad;
+    unk_id_ = s.unk;
+    bos_id_ = s.bos;
+    eos_id_ = s.eos;
+    mask_id_ = s.mask;
+}
+
+namespace {
+
+// The template's items with the texts' (already truncated) ids in place.
+Encoding assemble(const std::vector<TemplateItem>& items, const std::vector<int32_t>& a,
+                  size_t len_a, const std::vector<int32_t>& b, size_t len_b) {
     Encoding enc;
-    enc.ids.reserve(keep + 2);
-    enc.ids.push_back(cls_id_);
-    enc.ids.insert(enc.ids.end(), ids.begin(), ids.begin() + std::ptrdiff_t(keep));
-    enc.ids.push_back(sep_id_);
-    enc.type_ids.assign(enc.ids.size(), 0);
+    for (const TemplateItem& item : items) {
+        if (item.segment < 0) {
+            enc.ids.insert(enc.ids.end(), item.ids.begin(), item.ids.end());
+            enc.type_ids.resize(enc.ids.size(), item.type_id);
+            continue;
+        }
+        const std::vector<int32_t>& src = item.segment == 0 ? a : b;
+        const size_t len = item.segment == 0 ? len_a : len_b;
+        enc.ids.insert(enc.ids.end(), src.begin(), src.begin() + std::ptrdiff_t(len));
+        enc.type_ids.resize(enc.ids.size(), item.type_id);
+    }
     return enc;
+}
+
+}  // namespace
+
+Encoding Tokenizer::encode(std::string_view a, int64_t max_len, bool* truncated) const {
+    const size_t special = template_.num_special(false);
+    FWSVD_CHECK(max_len >= int64_t(special), "tokenizer: max_len ", max_len,
+                " leaves no room for the ", special,
+                " special tokens of a single text (max_len >= ", special, " needed)");
+    const size_t budget = size_t(max_len) - special;
+    // One token beyond what fits is enough to know that the text was cut.
+    std::vector<int32_t> ids = tokenize_prefix(a, budget + 1);
+    const size_t keep = std::min(ids.size(), budget);
+    if (truncated) *truncated = keep < ids.size();
+    return assemble(template_.single, ids, keep, {}, 0);
 }
 
 Encoding Tokenizer::encode_pair(std::string_view a, std::string_view b, int64_t max_len,
                                 bool* truncated) const {
-    FWSVD_CHECK(max_len >= 3, "tokenizer: max_len ", max_len,
-                " leaves no room for [CLS], [SEP] and [SEP] (a pair needs max_len >= 3)");
-    // longest_first_lengths gives the same result for lengths capped at budget + 1, except when
-    // both sides exceed the budget and it is odd: the longer side gets the odd token, so then
-    // the full lengths are needed.
-    const size_t budget = size_t(max_len - 3);
-    std::vector<int32_t> ids_a = tokenize_prefix(a, budget + 1);
-    std::vector<int32_t> ids_b = tokenize_prefix(b, budget + 1);
-    size_t len_a = std::min(ids_a.size(), budget + 1), len_b = std::min(ids_b.size(), budget + 1);
-    if (len_a > budget && len_b > budget && budget % 2 == 1) {
-        len_a = tokenize(a).size();
-        len_b = tokenize(b).size();
-    }
+    const size_t special = template_.num_special(true);
+    FWSVD_CHECK(max_len >= int64_t(special), "tokenizer: max_len ", max_len,
+                " leaves no room for the ", special,
+                " special tokens of a pair (max_len >= ", special, " needed)");
+    // The tokenizers library (0.23 on) tokenizes each text only up to the word that brings it to
+    // max_len tokens, and longest_first compares those lengths: when both texts are cut and the
+    // budget is odd, the odd token goes to the longer of the two prefixes, the second on ties.
+    const size_t budget = size_t(max_len) - special;
+    std::vector<int32_t> ids_a = tokenize_prefix(a, size_t(max_len));
+    std::vector<int32_t> ids_b = tokenize_prefix(b, size_t(max_len));
+    const size_t len_a = ids_a.size(), len_b = ids_b.size();
     auto [n1, n2] = longest_first_lengths(len_a, len_b, budget);
     if (truncated) *truncated = n1 < len_a || n2 < len_b;
-    Encoding enc;
-    enc.ids.reserve(n1 + n2 + 3);
-    enc.ids.push_back(cls_id_);
-    enc.ids.insert(enc.ids.end(), ids_a.begin(), ids_a.begin() + std::ptrdiff_t(n1));
-    enc.ids.push_back(sep_id_);
-    enc.type_ids.assign(enc.ids.size(), 0);
-    enc.ids.insert(enc.ids.end(), ids_b.begin(), ids_b.begin() + std::ptrdiff_t(n2));
-    enc.ids.push_back(sep_id_);
-    enc.type_ids.resize(enc.ids.size(), 1);
-    return enc;
-}
-
-std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir) {
-    std::error_code ec;
-    FWSVD_CHECK(fs::is_directory(model_dir, ec), model_dir.string(),
-                ": not a folder (expected a model folder with spiece.model or vocab.txt)");
-    if (fs::exists(model_dir / "spiece.model", ec)) {
-        return std::make_unique<SentencePieceTokenizer>(model_dir / "spiece.model",
-                                                        read_sentencepiece_options(model_dir));
-    }
-    if (fs::exists(model_dir / "vocab.txt", ec)) {
-        return std::make_unique<WordPieceTokenizer>(model_dir / "vocab.txt",
-                                                    read_wordpiece_options(model_dir));
-    }
-    throw Error(
-        str_cat(model_dir.string(), ": no tokenizer found (neither spiece.model nor vocab.txt)"));
+    return assemble(template_.pair, ids_a, n1, ids_b, n2);
 }
 
 namespace tokenizer_json {

@@ -4,8 +4,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "runtime/tokenizer_pipeline.h"
 
 namespace fwsvd::tokenizer_json {
 
@@ -24,5 +27,21 @@ std::optional<int64_t> get_int(const nlohmann::json& obj, std::string_view key,
 // nullopt when absent or null; Error naming file otherwise.
 std::optional<std::string> get_token(const nlohmann::json& obj, std::string_view key,
                                      const std::filesystem::path& file);
+
+// Decodes standard base64 (with '=' padding); false when malformed.
+bool base64_decode(std::string_view in, std::string& out);
+
+// A tokenizer.json read into its components (runtime/tokenizer_json.cc).
+struct ParsedTokenizerJson {
+    pipeline::PipelineParts parts;
+    std::string normalizer_type;                // "" when none
+    std::string pre_tokenizer_type;             // "" when none
+    std::string model_type;                     // "WordPiece", "BPE", "Unigram"
+    std::vector<std::string> vocab_tokens;      // id -> token, for WordPiece
+    std::optional<PostTemplate> post_template;  // the post-processor's (texts only when none)
+};
+
+// Parses file; Error naming it and the component for malformed or unsupported content.
+ParsedTokenizerJson parse_tokenizer_json(const std::filesystem::path& file);
 
 }  // namespace fwsvd::tokenizer_json

@@ -46,6 +46,9 @@ SentencePieceTokenizer::SentencePieceTokenizer(const fs::path& model_file,
     sep_id_ = special(options_.sep_token, processor_->eos_id(), "separator");
     unk_id_ = special(options_.unk_token, processor_->unk_id(), "unknown");
     pad_id_ = special(options_.pad_token, std::max(processor_->pad_id(), 0), "padding");
+    bos_id_ = cls_id_;
+    eos_id_ = sep_id_;
+    template_ = PostTemplate::bert(cls_id_, sep_id_);
 }
 
 SentencePieceTokenizer::~SentencePieceTokenizer() = default;
@@ -75,6 +78,16 @@ std::vector<int32_t> SentencePieceTokenizer::tokenize(std::string_view text) con
     FWSVD_CHECK(status.ok(), model_file_.string(),
                 ": SentencePiece encoding failed: ", status.ToString());
     return std::vector<int32_t>(ids.begin(), ids.end());
+}
+
+std::vector<int32_t> SentencePieceTokenizer::tokenize_prefix(std::string_view text,
+                                                             size_t max_tokens) const {
+    std::vector<int32_t> ids = tokenize(text);
+    if (ids.size() <= max_tokens) return ids;
+    size_t end = max_tokens;
+    while (end < ids.size() && processor_->IdToPiece(ids[end]).rfind("\xE2\x96\x81", 0) != 0) ++end;
+    ids.resize(end);
+    return ids;
 }
 
 int64_t SentencePieceTokenizer::vocab_size() const {

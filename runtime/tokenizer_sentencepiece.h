@@ -1,6 +1,8 @@
-// SentencePieceTokenizer: a SentencePiece model (spiece.model, ALBERT style) through
+// SentencePieceTokenizer: a SentencePiece model (spiece.model of no known family) through
 // libsentencepiece; ids are SentencePieceProcessor::Encode(text) with the model's own
-// normalisation.
+// normalisation, [CLS] A [SEP] / [CLS] A [SEP] B [SEP]. (ALBERT's and XLM-RoBERTa's models
+// are read into the tokenizer.json pipeline instead, as transformers converts them: see
+// load_tokenizer.)
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -39,6 +41,9 @@ class SentencePieceTokenizer final : public Tokenizer {
     SentencePieceTokenizer& operator=(const SentencePieceTokenizer&) = delete;
 
     std::vector<int32_t> tokenize(std::string_view text) const override;
+    // The pieces of the words (a piece starting with "▁" starts one) up to the word that brings
+    // them to max_tokens.
+    std::vector<int32_t> tokenize_prefix(std::string_view text, size_t max_tokens) const override;
     int64_t vocab_size() const override;
     std::string id_to_token(int32_t id) const override;
 

@@ -50,7 +50,8 @@ inline void append_cp(std::string& out, char32_t cp) {
 struct WordPieceTokenizer::Scratch {
     std::u32string cps;  // the normalised segment
     std::u32string tmp;
-    std::string word;  // the current word, UTF-8
+    std::string word;   // the current word, UTF-8
+    bool done = false;  // a word brought the ids to max_tokens (tokenize_prefix stops)
 };
 
 WordPieceOptions read_wordpiece_options(const fs::path& model_dir) {
@@ -132,18 +133,29 @@ WordPieceOptions read_wordpiece_options(const fs::path& model_dir) {
 WordPieceTokenizer::WordPieceTokenizer(const fs::path& vocab_file, WordPieceOptions options)
     : vocab_file_(vocab_file), options_(std::move(options)) {
     const std::string where = vocab_file.string();
-    lower_ = options_.do_lower_case;
-    strip_accents_ = options_.strip_accents.value_or(options_.do_lower_case);
-    FWSVD_CHECK(options_.max_input_chars_per_word > 0, where,
-                ": max_input_chars_per_word must be positive");
-
     const std::string text = read_vocab_file(vocab_file);
     if (size_t bad = unicode::find_invalid_utf8(text); bad != std::string::npos) {
         size_t line =
             1 + size_t(std::count(text.begin(), text.begin() + std::ptrdiff_t(bad), '\n'));
         throw Error(str_cat(where, ": invalid UTF-8 at byte offset ", bad, " (line ", line, ")"));
     }
-    tokens_ = split_lines(text);
+    init(split_lines(text));
+}
+
+WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> tokens, const fs::path& source,
+                                       WordPieceOptions options)
+    : vocab_file_(source), options_(std::move(options)) {
+    for (const std::string& t : tokens) unicode::check_utf8(t, str_cat(source.string(), ": token"));
+    init(std::move(tokens));
+}
+
+void WordPieceTokenizer::init(std::vector<std::string> tokens) {
+    const std::string where = vocab_file_.string();
+    lower_ = options_.do_lower_case;
+    strip_accents_ = options_.strip_accents.value_or(options_.do_lower_case);
+    FWSVD_CHECK(options_.max_input_chars_per_word > 0, where,
+                ": max_input_chars_per_word must be positive");
+    tokens_ = std::move(tokens);
     FWSVD_CHECK(!tokens_.empty(), where, ": empty vocabulary");
     FWSVD_CHECK(tokens_.size() < size_t(INT32_MAX), where, ": vocabulary too large");
     vocab_size_ = int64_t(tokens_.size());
@@ -215,6 +227,17 @@ WordPieceTokenizer::WordPieceTokenizer(const fs::path& vocab_file, WordPieceOpti
     sep_id_ = special(options_.sep_token, "separator", true);
     pad_id_ = special(options_.pad_token, "padding", false);
     if (pad_id_ < 0) pad_id_ = 0;
+    mask_id_ = special(options_.mask_token, "mask", false);
+    template_ = options_.post_template.value_or(PostTemplate::bert(cls_id_, sep_id_));
+    for (const auto* items : {&template_.single, &template_.pair}) {
+        for (const TemplateItem& item : *items) {
+            for (int32_t id : item.ids) {
+                FWSVD_CHECK(id >= 0 && id < vocab_size_, where, ": special token id ", id,
+                            " of the post-processor is outside the vocabulary (size ", vocab_size_,
+                            ")");
+            }
+        }
+    }
 }
 
 int64_t WordPieceTokenizer::vocab_size() const {
@@ -246,12 +269,13 @@ std::vector<int32_t> WordPieceTokenizer::tokenize_prefix(std::string_view text,
     std::vector<int32_t> ids;
     Scratch scratch;
     size_t pos = 0;
-    while (pos < text.size() && ids.size() < max_tokens) {
+    while (pos < text.size() && !scratch.done) {
         auto [at, k] = find_raw_added(text, pos);
         const size_t end = at == std::string_view::npos ? text.size() : at;
         if (end > pos) tokenize_segment(text.substr(pos, end - pos), ids, scratch, max_tokens);
-        // Stopped inside the segment: what follows would not be a prefix of the ids.
-        if (at == std::string_view::npos || ids.size() >= max_tokens) break;
+        // Stopped inside the segment: what follows would not be a prefix of the ids. (An added
+        // token does not stop it, as in tokenizers' tokenize_with_limit.)
+        if (at == std::string_view::npos || scratch.done) break;
         ids.push_back(raw_added_[k].id);
         pos = at + raw_added_[k].utf8.size();
     }
@@ -337,7 +361,7 @@ void WordPieceTokenizer::tokenize_segment(std::string_view segment, std::vector<
     constexpr size_t kChunkBytes = 4096;
     auto is_cut = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
     size_t pos = 0;
-    while (pos < segment.size() && ids.size() < max_tokens) {
+    while (pos < segment.size() && !s.done) {
         size_t end = segment.size();
         if (!normalized_added_spans_space_ && end - pos > kChunkBytes) {
             end = pos + kChunkBytes;
@@ -361,12 +385,14 @@ void WordPieceTokenizer::tokenize_chunk(std::string_view segment, std::vector<in
         word_piece(word, num_chars, ids);
         word.clear();
         num_chars = 0;
+        s.done = ids.size() >= max_tokens;
     };
-    for (size_t i = 0; i < cps.size() && ids.size() < max_tokens; ++i) {
+    for (size_t i = 0; i < cps.size() && !s.done; ++i) {
         if (!normalized_added_.empty()) {
             size_t k = match_normalized_added(cps, i);
             if (k != std::string_view::npos) {
                 flush();
+                if (s.done) break;
                 ids.push_back(normalized_added_[k].id);
                 i += normalized_added_[k].cps.size() - 1;
                 continue;
@@ -378,6 +404,7 @@ void WordPieceTokenizer::tokenize_chunk(std::string_view segment, std::vector<in
             flush();
         } else if (pr & unicode::kPunctuation) {
             flush();
+            if (s.done) break;
             append_cp(word, cp);
             num_chars = 1;
             flush();

@@ -37,6 +37,8 @@ struct WordPieceOptions {
     // The added tokens. Empty: the five special tokens above (those in the vocabulary), matched
     // in the raw text, as transformers does for a bare vocab.txt.
     std::vector<AddedToken> added_tokens;
+    // The post-processor's template (tokenizer.json); unset: [CLS] A [SEP] / [CLS] A [SEP] B [SEP].
+    std::optional<PostTemplate> post_template;
 };
 
 // The options of a model folder: defaults, then tokenizer.json (normalizer, WordPiece model,
@@ -78,6 +80,10 @@ class WordPieceTokenizer final : public Tokenizer {
     // listed twice maps to its last line. The pad id is pad_token's, else 0.
     explicit WordPieceTokenizer(const std::filesystem::path& vocab_file,
                                 WordPieceOptions options = {});
+    // The same from a vocabulary in memory (id -> token; tokenizer.json's WordPiece model);
+    // `source` names the file in errors.
+    WordPieceTokenizer(std::vector<std::string> tokens, const std::filesystem::path& source,
+                       WordPieceOptions options);
 
     std::vector<int32_t> tokenize(std::string_view text) const override;
     std::vector<int32_t> tokenize_prefix(std::string_view text, size_t max_tokens) const override;
@@ -101,6 +107,8 @@ class WordPieceTokenizer final : public Tokenizer {
         int32_t id;
     };
     struct Scratch;
+
+    void init(std::vector<std::string> tokens);
 
     void tokenize_segment(std::string_view segment, std::vector<int32_t>& ids, Scratch& scratch,
                           size_t max_tokens) const;

@@ -2,14 +2,22 @@
 """Generates runtime/unicode_tables.cc: the code-point tables behind runtime/unicode.h.
 
 The tables come from the running Python's `unicodedata` (python3 of Debian 12: Unicode 14.0.0) and
-describe what Hugging Face's BertTokenizer needs: control characters, whitespace, punctuation,
-CJK ideographs, non-spacing marks (Mn), canonical decompositions (NFD), canonical combining
-classes and per-code-point lower-casing.
+describe what Hugging Face's tokenizers need: control characters, whitespace, punctuation,
+CJK ideographs, non-spacing marks (Mn), canonical and compatibility decompositions (NFD, NFKD),
+canonical compositions (NFC, NFKC), canonical combining classes, per-code-point lower-casing,
+the general categories L, N, M, \\w (regex word characters) for the pre-tokenizers, and the
+grapheme cluster break properties (UAX #29) that the Precompiled normalizer's segmentation needs.
+Those two properties are not in unicodedata: they are read from Debian's unicode-data package
+(/usr/share/unicode/auxiliary/GraphemeBreakProperty.txt, /usr/share/unicode/emoji/emoji-data.txt,
+/usr/share/unicode/PropList.txt; `apt-get install unicode-data`).
 
 Usage: python3 scripts/gen_unicode_tables.py [runtime/unicode_tables.cc]
 """
+import re
 import sys
 import unicodedata
+
+UCD_DIR = "/usr/share/unicode"
 
 MAX_CP = 0x110000
 BLOCK = 256
@@ -32,6 +40,34 @@ CHINESE_RANGES = [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A7
                   (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)]
 
 HANGUL_FIRST, HANGUL_LAST = 0xAC00, 0xD7A3
+
+# Second property word (kProp2*); keep in sync with runtime/unicode.h.
+GCB_VALUES = ["Other", "CR", "LF", "Control", "Extend", "ZWJ", "Regional_Indicator", "Prepend",
+              "SpacingMark", "L", "V", "T", "LV", "LVT"]  # 4 bits
+EXT_PICT = 1 << 4       # Extended_Pictographic (emoji-data.txt)
+LETTER = 1 << 5         # category L*  (regex \p{L})
+NUMBER = 1 << 6         # category N*  (regex \p{N}, Rust char::is_numeric)
+MARK = 1 << 7           # category M*  (tokenizers' StripAccents: is_combining_mark)
+WORD = 1 << 8           # regex \w: Alphabetic, M*, Nd, Pc, Join_Control
+COMPAT_DECOMPOSES = 1 << 9  # NFKD(c) != NFD(c)
+COMPOSES = 1 << 10      # first or second code point of a canonical composition pair
+
+
+def read_ucd_ranges(path, wanted=None):
+    """{code point: value} from a UCD file of `range ; value # comment` lines."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            rng, value = [x.strip() for x in line.split(";")[:2]]
+            if wanted is not None and value not in wanted:
+                continue
+            lo, _, hi = rng.partition("..")
+            for cp in range(int(lo, 16), int(hi or lo, 16) + 1):
+                out[cp] = value
+    return out
 
 
 def is_surrogate(cp):
@@ -73,16 +109,64 @@ def main():
             assert cp in WHITE_SPACE, hex(cp)
 
     all_props = [props(cp) for cp in range(MAX_CP)]
-    blocks, stage1, index = [], [], {}
-    for b in range(MAX_CP // BLOCK):
-        blk = tuple(all_props[b * BLOCK:(b + 1) * BLOCK])
-        if blk not in index:
-            index[blk] = len(blocks)
-            blocks.append(blk)
-        stage1.append(index[blk])
-    assert len(blocks) < 65536
+
+    def two_stage(values):
+        blocks, stage1, index = [], [], {}
+        for b in range(MAX_CP // BLOCK):
+            blk = tuple(values[b * BLOCK:(b + 1) * BLOCK])
+            if blk not in index:
+                index[blk] = len(blocks)
+                blocks.append(blk)
+            stage1.append(index[blk])
+        assert len(blocks) < 65536
+        return blocks, stage1
+
+    blocks, stage1 = two_stage(all_props)
+
+    gcb = read_ucd_ranges(UCD_DIR + "/auxiliary/GraphemeBreakProperty.txt")
+    ext_pict = read_ucd_ranges(UCD_DIR + "/emoji/emoji-data.txt", {"Extended_Pictographic"})
+    other_alpha = read_ucd_ranges(UCD_DIR + "/PropList.txt", {"Other_Alphabetic", "Join_Control"})
+
+    # Canonical compositions: primary composites (two-code-point canonical decompositions that
+    # NFC recomposes), keyed by (first, second).
+    compositions = []
+    for cp in range(MAX_CP):
+        if is_surrogate(cp) or (HANGUL_FIRST <= cp <= HANGUL_LAST):
+            continue
+        raw = unicodedata.decomposition(chr(cp))
+        if not raw or raw.startswith("<"):
+            continue
+        parts = [int(x, 16) for x in raw.split()]
+        if len(parts) == 2 and unicodedata.normalize("NFC", chr(parts[0]) + chr(parts[1])) == chr(cp):
+            compositions.append((parts[0], parts[1], cp))
+    compositions.sort()
+    composes = set(a for a, _, _ in compositions) | set(b for _, b, _ in compositions)
+
+    def props2(cp):
+        c = chr(cp)
+        cat = unicodedata.category(c)
+        p = GCB_VALUES.index(gcb.get(cp, "Other"))
+        if cp in ext_pict:
+            p |= EXT_PICT
+        if cat.startswith("L"):
+            p |= LETTER
+        if cat.startswith("N"):
+            p |= NUMBER
+        if cat.startswith("M"):
+            p |= MARK
+        if (cat.startswith("L") or cat == "Nl" or cat.startswith("M") or cat in ("Nd", "Pc")
+                or cp in other_alpha):
+            p |= WORD
+        if not is_surrogate(cp) and unicodedata.normalize("NFKD", c) != unicodedata.normalize("NFD", c):
+            p |= COMPAT_DECOMPOSES
+        if cp in composes:
+            p |= COMPOSES
+        return p
+
+    blocks2, stage1_2 = two_stage([props2(cp) for cp in range(MAX_CP)])
 
     lower, decomp, decomp_data, ccc = [], [], [], []
+    compat, compat_data = [], []
     for cp in range(MAX_CP):
         if is_surrogate(cp):
             continue
@@ -102,7 +186,12 @@ def main():
             decomp_data.extend(ord(x) for x in d)
         if unicodedata.combining(c):
             ccc.append((cp, unicodedata.combining(c)))
-    assert len(decomp_data) < 65536
+        k = unicodedata.normalize("NFKD", c)
+        if k != d:
+            assert len(k) <= 18
+            compat.append((cp, len(compat_data), len(k)))
+            compat_data.extend(ord(x) for x in k)
+    assert len(decomp_data) < 65536 and len(compat_data) < 65536
 
     def rows(items, per_line, fmt):
         lines = []
@@ -113,6 +202,10 @@ def main():
     w = []
     w.append("// Generated by scripts/gen_unicode_tables.py from Python %s's unicodedata (Unicode %s)."
              % (sys.version.split()[0], unicodedata.unidata_version))
+    with open(UCD_DIR + "/auxiliary/GraphemeBreakProperty.txt", encoding="utf-8") as f:
+        ucd_version = re.search(r"GraphemeBreakProperty-([0-9.]+)\.txt", f.read(200)).group(1)
+    w.append("// Grapheme break, Extended_Pictographic and Other_Alphabetic from the UCD files of Unicode %s."
+             % ucd_version)
     w.append("// Do not edit; rerun the script instead.")
     w.append('#include "runtime/unicode.h"')
     w.append("")
@@ -147,11 +240,36 @@ def main():
     w.append("};")
     w.append("extern const size_t kCombiningClassesSize = %d;" % len(ccc))
     w.append("")
+    w.append("// Second property word: kProp2Stage2[kProp2Stage1[c >> 8] * 256 + (c & 255)].")
+    w.append("extern const uint16_t kProp2Stage1[%d] = {" % len(stage1_2))
+    w.append(rows(stage1_2, 16, lambda x: "%d," % x))
+    w.append("};")
+    w.append("extern const uint16_t kProp2Stage2[%d] = {" % (len(blocks2) * BLOCK))
+    w.append(rows([v for blk in blocks2 for v in blk], 24, lambda x: "%d," % x))
+    w.append("};")
+    w.append("")
+    w.append("// NFKD of the code points whose NFKD differs from their NFD (full, canonically ordered).")
+    w.append("extern const Decomposition kCompatDecompositions[%d] = {" % len(compat))
+    w.append(rows(compat, 5, lambda x: "{0x%X, %d, %d}," % x))
+    w.append("};")
+    w.append("extern const size_t kCompatDecompositionsSize = %d;" % len(compat))
+    w.append("extern const char32_t kCompatDecompositionData[%d] = {" % len(compat_data))
+    w.append(rows(compat_data, 10, lambda x: "0x%X," % x))
+    w.append("};")
+    w.append("")
+    w.append("// Primary composites, sorted by (first, second).")
+    w.append("extern const Composition kCompositions[%d] = {" % len(compositions))
+    w.append(rows(compositions, 4, lambda x: "{0x%X, 0x%X, 0x%X}," % x))
+    w.append("};")
+    w.append("extern const size_t kCompositionsSize = %d;" % len(compositions))
+    w.append("")
     w.append("}  // namespace fwsvd::unicode::detail")
     with open(out_path, "w", encoding="utf-8") as f:
         f.write("\n".join(w) + "\n")
-    print("%s: %d property blocks, %d lower-case, %d decompositions, %d combining classes"
-          % (out_path, len(blocks), len(lower), len(decomp), len(ccc)))
+    print("%s: %d + %d property blocks, %d lower-case, %d decompositions, %d compatibility "
+          "decompositions, %d compositions, %d combining classes"
+          % (out_path, len(blocks), len(blocks2), len(lower), len(decomp), len(compat),
+             len(compositions), len(ccc)))
 
 
 if __name__ == "__main__":

@@ -221,7 +221,11 @@ TEST(TokenizerTruncation, EncodeTruncates) {
     }
     for (int64_t max_len = 3; max_len <= 20; ++max_len) {
         Encoding enc = tok.encode_pair(a, b, max_len);
-        auto [n1, n2] = longest_first_lengths(ta.size(), tb.size(), size_t(max_len - 3));
+        // The tokenizers library compares the texts' lengths up to max_len words (here one token
+        // each): tokenize_prefix(text, max_len).
+        auto [n1, n2] = longest_first_lengths(std::min<size_t>(ta.size(), size_t(max_len)),
+                                              std::min<size_t>(tb.size(), size_t(max_len)),
+                                              size_t(max_len - 3));
         std::vector<int32_t> want = {tok.cls_id()};
         want.insert(want.end(), ta.begin(), ta.begin() + std::ptrdiff_t(n1));
         want.push_back(tok.sep_id());

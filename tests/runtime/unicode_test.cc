@@ -142,5 +142,68 @@ TEST(Unicode, NfdAndAccentStripping) {
     EXPECT_EQ(decompose(U'x', out), 1);
 }
 
+// NFKD / NFC / NFKC (a sample of Unicode's NormalizationTest.txt; the whole file passes except
+// for the characters added after Python's Unicode 14 tables).
+TEST(Unicode, CompatibilityAndComposedForms) {
+    auto nfc = [](std::u32string_view s) {
+        std::u32string out;
+        append_nfc(s, out);
+        return out;
+    };
+    auto nfkc = [](std::u32string_view s) {
+        std::u32string out;
+        append_nfkc(s, out);
+        return out;
+    };
+    auto nfkd = [](std::u32string_view s) {
+        std::u32string out;
+        append_nfkd(s, out);
+        return out;
+    };
+    EXPECT_EQ(nfc(U"e\u0301"), U"\u00E9");
+    EXPECT_EQ(nfc(U"\u1100\u1161\u11A8"), U"\uAC01");  // Hangul L V T
+    EXPECT_EQ(nfc(U"a\u0323\u0302"), U"\u1EAD");       // reordered, then composed
+    EXPECT_EQ(nfc(U"\u212B"), U"\u00C5");              // singleton ANGSTROM SIGN
+    EXPECT_EQ(nfc(U"\u0344"), U"\u0308\u0301");        // composition exclusion
+    EXPECT_EQ(nfkd(U"\uFB01\u2460\uFF21"), U"fi1A");
+    EXPECT_EQ(nfkd(U"\u1E9B\u0323"), U"s\u0323\u0307");
+    EXPECT_EQ(nfkc(U"\u1E9B\u0323"), U"\u1E69");
+    EXPECT_EQ(nfkc(U"\u3300"), U"\u30A2\u30D1\u30FC\u30C8");  // SQUARE APAATO
+    EXPECT_EQ(nfkc(U"\uFDFA").size(), 18u);                   // the longest expansion
+    EXPECT_EQ(compose(U'e', U'\u0301'), U'\u00E9');
+    EXPECT_EQ(compose(U'e', U'x'), 0u);
+}
+
+TEST(Unicode, GeneralCategories) {
+    EXPECT_TRUE(is_letter(U'a') && is_letter(U'\u00E9') && is_letter(U'\u4E2D'));
+    EXPECT_FALSE(is_letter(U'1') || is_letter(U'_') || is_letter(U'\u0301'));
+    EXPECT_TRUE(is_number(U'7') && is_number(U'\u2460') && is_number(U'\u0663'));
+    EXPECT_TRUE(is_mark(U'\u0301') && is_mark(U'\u0903') && is_mark(U'\u20DD'));  // Mn Mc Me
+    EXPECT_FALSE(is_mark(U'a'));
+    EXPECT_TRUE(is_word_char(U'_') && is_word_char(U'\u0301') && is_word_char(U'\u200D'));
+    EXPECT_FALSE(is_word_char(U'-') || is_word_char(U' '));
+}
+
+// Extended grapheme clusters (a sample of GraphemeBreakTest.txt, which passes whole).
+TEST(Unicode, GraphemeClusters) {
+    auto clusters = [](std::u32string_view s) {
+        std::vector<size_t> ends;
+        for (size_t i = 0; i < s.size();) ends.push_back(i = grapheme_end(s, i));
+        return ends;
+    };
+    using V = std::vector<size_t>;
+    EXPECT_EQ(clusters(U"ab"), (V{1, 2}));
+    EXPECT_EQ(clusters(U"\r\nx"), (V{2, 3}));                           // GB3
+    EXPECT_EQ(clusters(U"\n\u0301"), (V{1, 2}));                        // GB4
+    EXPECT_EQ(clusters(U"e\u0301\u0302x"), (V{3, 4}));                  // GB9
+    EXPECT_EQ(clusters(U"\u1100\u1161\u11A8"), (V{3}));                 // GB6, GB7
+    EXPECT_EQ(clusters(U"\U0001F1EB\U0001F1F7\U0001F1EB"), (V{2, 3}));  // GB12
+    // 👨‍👩‍👧 is one cluster (GB11), 👍🏽 too (the modifier is Extend).
+    EXPECT_EQ(clusters(U"\U0001F468\u200D\U0001F469\u200D\U0001F467!"), (V{5, 6}));
+    EXPECT_EQ(clusters(U"\U0001F44D\U0001F3FD"), (V{2}));
+    EXPECT_EQ(clusters(U"a\u200D\U0001F469"), (V{2, 3}));  // no GB11 after a letter
+    EXPECT_EQ(clusters(U"\u0915\u093F"), (V{2}));          // GB9a SpacingMark
+}
+
 }  // namespace
 }  // namespace fwsvd::unicode
