@@ -48,7 +48,7 @@ std::unique_ptr<Tokenizer> load_model_tokenizer(const std::filesystem::path& dir
         any = any || std::filesystem::exists(dir / name, ec);
     }
     if (!any) return nullptr;
-    std::unique_ptr<Tokenizer> t = load_tokenizer(dir);
+    std::unique_ptr<Tokenizer> t = load_tokenizer(dir, config.model_type);
     FWSVD_CHECK(t->vocab_size() <= config.vocab_size, dir.string(), ": the tokenizer has ",
                 t->vocab_size(), " entries but the model's vocab_size is ", config.vocab_size);
     return t;

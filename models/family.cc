@@ -6,9 +6,16 @@ namespace fwsvd {
 
 // The families, one file each in models/families/.
 extern const Family kBertFamily;
+extern const Family kDistilBertFamily;
+extern const Family kRobertaFamily;
+extern const Family kXlmRobertaFamily;
+extern const Family kAlbertFamily;
+extern const Family kElectraFamily;
 
 const std::vector<const Family*>& families() {
-    static const std::vector<const Family*> all = {&kBertFamily};
+    static const std::vector<const Family*> all = {&kBertFamily,    &kDistilBertFamily,
+                                                   &kRobertaFamily, &kXlmRobertaFamily,
+                                                   &kAlbertFamily,  &kElectraFamily};
     return all;
 }
 

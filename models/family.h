@@ -92,6 +92,10 @@ struct Family {
     void (*write_config)(const ModelConfig& config, nlohmann::json& j) = nullptr;
     // Checks of values only this family constrains (Error naming `source`); may be null.
     void (*validate_config)(const ModelConfig& config, const std::string& source) = nullptr;
+    // `fwsvd init`: the family's conventions on a config whose sizes, labels and pad_token_id are
+    // set (token types, embedding width, position offset, dropouts), and the fields transformers
+    // writes for the family's config class (into config.raw).
+    void (*init_config)(ModelConfig& config) = nullptr;
 
     // The Hugging Face name of a role's tensor (group) for layer group `index` (ignored for
     // roles outside the layers); "" when the family has no such role.

@@ -45,6 +45,8 @@ build/tools/fwsvd finetune ../shared/models/bert-mini-uncased --num-labels 2 --d
 
 # A randomly initialised BERT-base-shaped classifier, and its forward latency.
 build/tools/fwsvd init --preset base --vocab ../shared/data/vocab/bert-base-uncased-vocab.txt --num-labels 2 --out /tmp/bert-base-random
+# Other families (bert, distilbert, roberta, xlm-roberta, albert, electra) take a tokenizer folder.
+build/tools/fwsvd init --family roberta --preset base --tokenizer tests/golden/roberta --out /tmp/roberta-base-random
 build/tools/fwsvd bench /tmp/bert-base-random --seq 128 --batch 1 --threads 1 --json
 build/tools/fwsvd bench /tmp/bert-base-random --seq 128 --batch 1 --threads 1 --json --precision bf16
 ```

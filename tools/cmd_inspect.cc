@@ -155,8 +155,10 @@ void inspect_command(const InspectArgs& a) {
         } else {
             std::snprintf(kind, sizeof kind, "dense");
         }
-        std::printf("%-45s %-11s %-9s %10lld %12lld %5s\n", li.prefix.c_str(), shape, kind,
+        std::printf("%-45s %-11s %-9s %10lld %12lld %5s", li.prefix.c_str(), shape, kind,
                     (long long)li.params, (long long)li.bytes, li.dtype.c_str());
+        if (li.uses > 1) std::printf("  shared by %lld layers", (long long)li.uses);
+        std::printf("\n");
     }
     std::printf(
         "encoder linear layers: %lld of %zu factored; %lld parameters (%lld weights, "

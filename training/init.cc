@@ -67,9 +67,9 @@ const InitPreset& init_preset(const std::string& name) {
 ModelConfig init_config(const InitPreset& preset, const InitOptions& o) {
     auto pick = [](int64_t v, int64_t preset_value) { return v > 0 ? v : preset_value; };
     ModelConfig c;
-    c.model_type = "bert";
-    c.family = &family_of(c.model_type, "fwsvd init");
-    c.architectures = {"BertForSequenceClassification"};
+    c.model_type = o.family;
+    c.family = &family_of(c.model_type, "fwsvd init --family");
+    c.architectures = {c.family->classifier_architecture()};
     c.vocab_size = o.vocab_size;
     c.hidden_size = pick(o.hidden, preset.hidden);
     c.num_hidden_layers = pick(o.layers, preset.layers);
@@ -85,15 +85,8 @@ ModelConfig init_config(const InitPreset& preset, const InitOptions& o) {
     c.pad_token_id = o.pad_token_id;
     c.position_embedding_type = "absolute";
     c.classifier_dropout.reset();
-    // The remaining fields transformers writes for a BertConfig (as in ../shared/models).
     c.raw = nlohmann::json::object();
-    c.raw["add_cross_attention"] = false;
-    c.raw["bos_token_id"] = nullptr;
-    c.raw["eos_token_id"] = nullptr;
-    c.raw["is_decoder"] = false;
-    c.raw["tie_word_embeddings"] = true;
-    c.raw["use_cache"] = true;
-    c.raw["dtype"] = "float32";
+    if (c.family->init_config) c.family->init_config(c);
     FWSVD_CHECK(o.num_labels >= 1, "--num-labels must be at least 1, got ", o.num_labels);
     c.set_num_labels(o.num_labels);
     c.problem_type = o.num_labels == 1 ? "regression" : "single_label_classification";
@@ -146,14 +139,35 @@ TrainableModel init_model(const ModelConfig& config, uint64_t seed) {
     const int64_t E = config.embedding_dim();
     std::fill(p.word_emb + config.pad_token_id * E, p.word_emb + (config.pad_token_id + 1) * E,
               0.0f);
+    // RoBERTa's position table has padding_idx = pad_token_id too.
+    if (config.model_family().positions == PositionIds::after_padding) {
+        std::fill(p.pos_emb + config.pad_token_id * E, p.pos_emb + (config.pad_token_id + 1) * E,
+                  0.0f);
+    }
     return t;
 }
 
 void save_initialized(const std::filesystem::path& out_dir, const TrainableModel& model,
-                      const std::filesystem::path& vocab_file, bool do_lower_case, uint64_t seed) {
-    const std::string vocab = read_file(vocab_file, kMaxTokenizerBytes, "vocabulary file");
+                      const InitTokenizer& tokenizer, uint64_t seed) {
+    const std::map<std::string, std::string> metadata = {{"fwsvd_init_seed", std::to_string(seed)}};
+    if (!tokenizer.dir.empty()) {
+        save_checkpoint(out_dir, model.config, model.layout, model.flat.data<float>(),
+                        tokenizer.dir, metadata);
+        return;
+    }
+    // A WordPiece vocabulary: the family's WordPiece tokenizer class.
+    const std::string& type = model.config.model_type;
+    const char* tokenizer_class = type == "bert"         ? "BertTokenizer"
+                                  : type == "distilbert" ? "DistilBertTokenizer"
+                                  : type == "electra"    ? "ElectraTokenizer"
+                                                         : nullptr;
+    FWSVD_CHECK(tokenizer_class, "fwsvd init: a ", model.config.model_family().name,
+                " model takes no WordPiece vocabulary: give the folder of its tokenizer "
+                "(--tokenizer DIR)");
+    const std::string vocab = read_file(tokenizer.vocab, kMaxTokenizerBytes, "vocabulary file");
+    const bool do_lower_case = tokenizer.do_lower_case;
     nlohmann::ordered_json tc;
-    tc["tokenizer_class"] = "BertTokenizer";
+    tc["tokenizer_class"] = tokenizer_class;
     tc["do_lower_case"] = do_lower_case;
     tc["strip_accents"] = nullptr;
     tc["tokenize_chinese_chars"] = true;
@@ -163,8 +177,7 @@ void save_initialized(const std::filesystem::path& out_dir, const TrainableModel
     tc["cls_token"] = "[CLS]";
     tc["mask_token"] = "[MASK]";
     tc["model_max_length"] = model.config.max_position_embeddings;
-    save_checkpoint(out_dir, model.config, model.layout, model.flat.data<float>(), {},
-                    {{"fwsvd_init_seed", std::to_string(seed)}},
+    save_checkpoint(out_dir, model.config, model.layout, model.flat.data<float>(), {}, metadata,
                     {{"vocab.txt", vocab}, {"tokenizer_config.json", tc.dump(2) + "\n"}});
 }
 

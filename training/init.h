@@ -29,6 +29,7 @@ const std::vector<InitPreset>& init_presets();
 const InitPreset& init_preset(const std::string& name);
 
 struct InitOptions {
+    std::string family = "bert";  // a model_type of models/family.h
     // Sizes; 0 takes the preset's value (max_positions: 512).
     int64_t layers = 0;
     int64_t hidden = 0;
@@ -55,10 +56,18 @@ ModelConfig init_config(const InitPreset& preset, const InitOptions& options);
 // tensor's values do not depend on the other tensors' sizes.
 TrainableModel init_model(const ModelConfig& config, uint64_t seed);
 
-// Writes the checkpoint folder atomically: config.json, model.safetensors (float32), the
-// vocabulary copied byte for byte as vocab.txt and a tokenizer_config.json (BertTokenizer,
-// do_lower_case as given).
+// Where a new model's tokenizer comes from: a WordPiece vocabulary (WordPiece families), or the
+// folder of an existing tokenizer (any family) whose files are copied.
+struct InitTokenizer {
+    std::filesystem::path vocab;  // vocab.txt, one token a line
+    bool do_lower_case = true;
+    std::filesystem::path dir;  // else: a folder with tokenizer.json, vocab.json, spiece.model, ...
+};
+
+// Writes the checkpoint folder atomically: config.json, model.safetensors (float32), and the
+// tokenizer: the vocabulary copied byte for byte as vocab.txt with a tokenizer_config.json (the
+// family's WordPiece tokenizer class, do_lower_case as given), or tokenizer.dir's files.
 void save_initialized(const std::filesystem::path& out_dir, const TrainableModel& model,
-                      const std::filesystem::path& vocab_file, bool do_lower_case, uint64_t seed);
+                      const InitTokenizer& tokenizer, uint64_t seed);
 
 }  // namespace fwsvd

@@ -4,6 +4,21 @@
 
 namespace fwsvd {
 
+namespace {
+
+// The fields transformers writes for a BertConfig besides fwsvd's (as in ../shared/models).
+void init_config(ModelConfig& c) {
+    c.raw["add_cross_attention"] = false;
+    c.raw["bos_token_id"] = nullptr;
+    c.raw["eos_token_id"] = nullptr;
+    c.raw["is_decoder"] = false;
+    c.raw["tie_word_embeddings"] = true;
+    c.raw["use_cache"] = true;
+    c.raw["dtype"] = "float32";
+}
+
+}  // namespace
+
 extern const Family kBertFamily;
 const Family kBertFamily = {
     .model_type = "bert",
@@ -36,6 +51,7 @@ const Family kBertFamily = {
     .read_config = read_bert_style_config,
     .write_config = write_bert_style_config,
     .validate_config = nullptr,
+    .init_config = init_config,
 };
 
 }  // namespace fwsvd

@@ -1,4 +1,6 @@
-// compute_fisher against the definition: one separate backward per example, squared, averaged.
+// compute_stats against the definitions: the Fisher as one separate backward per example, squared,
+// averaged (also for a layout whose layers share parameters), the input statistics as mean |x| and
+// E[x xᵀ] over the rows of each linear layer's saved input.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -6,6 +8,8 @@
 
 #include "compressor/stats.h"
 #include "models/backward.h"
+#include "models/encoder_layer.h"
+#include "models/forward.h"
 #include "runtime/error.h"
 #include "tests/models/golden_util.h"
 
@@ -82,6 +86,119 @@ TEST_P(FisherDefinition, BatchedPerExampleEqualsOneBackwardPerExample) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, FisherDefinition, ::testing::Values("tiny-cls", "tiny-reg"));
+INSTANTIATE_TEST_SUITE_P(Families, FisherDefinition, ::testing::ValuesIn(family_goldens()),
+                         [](const auto& param_info) {
+                             std::string n = param_info.param;
+                             for (char& ch : n) ch = ch == '-' ? '_' : ch;
+                             return n;
+                         });
+
+// ALBERT's layers share one parameter group: its Fisher is the mean of the square of each
+// example's gradient summed over the layers (transformers' fisher.*), not the sum over the layers
+// of each use's squared gradient (fisher_per_use.*, what squaring per use would give).
+TEST(Fisher, SharedParametersSquareTheGradientSummedOverTheirUses) {
+    Golden g = load_golden("albert");
+    ASSERT_TRUE(g.model->layout().has_shared());
+    StatsOptions o;
+    o.all_params = true;
+    Stats f = compute_stats(*g.model, golden_data(g), o, nullptr);
+    auto max_of = [](const float* p, int64_t n) {
+        double m = 0;
+        for (int64_t i = 0; i < n; ++i) m = std::max(m, double(std::abs(p[i])));
+        return m;
+    };
+    double scale = 0;
+    for (const auto& e : g.model->layout().entries()) {
+        Tensor ref = g.expected->read_f32("fisher." + e.name, &e.shape);
+        scale = std::max(scale, max_of(ref.data<float>(), e.numel));
+    }
+    int shared = 0, differ = 0;
+    for (const auto& e : g.model->layout().entries()) {
+        Tensor ref = g.expected->read_f32("fisher." + e.name, &e.shape);
+        const float* ours = f.fisher.at(e.name).data<float>();
+        // A Fisher that is zero up to float64 round-off (the key bias) must be ~0 here too.
+        const bool zero = max_of(ref.data<float>(), e.numel) < 1e-10 * scale;
+        if (zero) {
+            EXPECT_LT(max_of(ours, e.numel), 1e-6 * scale) << e.name;
+        } else {
+            EXPECT_LT(max_rel_diff(ours, ref.data<float>(), size_t(e.numel)), 1e-4) << e.name;
+        }
+        if (e.uses < 2) continue;
+        ++shared;
+        Tensor per_use = g.expected->read_f32("fisher_per_use." + e.name, &e.shape);
+        if (!zero && max_rel_diff(ours, per_use.data<float>(), size_t(e.numel)) > 0.1) ++differ;
+    }
+    EXPECT_EQ(shared, 16);
+    // Every shared parameter but the key bias (gradient zero up to round-off) differs.
+    EXPECT_GE(differ, 15);
+}
+
+class InputStats : public ::testing::TestWithParam<std::string> {};
+
+// mean |x| and E[x xᵀ] of every linear layer's input, against the saved activations of one
+// training-form forward over all examples (a shared group: the rows of every layer using it).
+TEST_P(InputStats, MeanAbsAndCovarianceOfEachLayerInput) {
+    Golden g = load_golden(GetParam());
+    const ModelConfig& c = g.model->config();
+    EncodedData d = golden_data(g);
+    StatsOptions o;
+    o.kinds = kStatInputAbsMean | kStatInputCov;
+    o.batch_size = 2;
+    Stats s = compute_stats(*g.model, d, o, nullptr);
+    EXPECT_TRUE(s.fisher.empty());
+
+    Batch all;
+    for (const auto& e : d.encodings)
+        all.add(e.ids.data(), e.type_ids.data(), int64_t(e.ids.size()));
+    Activations acts;
+    ForwardOptions fo;
+    fo.head = false;
+    model_forward(g.model->params(), g.model->layout(), all, acts, fo);
+    for (const LinearSpec& spec : encoder_linears(c)) {
+        const LayerStats ls = s.layer(c, spec.prefix, kStatInputAbsMean | kStatInputCov);
+        const int64_t w = spec.in;
+        std::vector<double> mean(size_t(w), 0.0), cov(size_t(w * w), 0.0);
+        int64_t rows = 0;
+        for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+            if (c.group_of_layer(l) != spec.group) continue;
+            const float* x = layer_input_rows(acts.layers[size_t(l)], layer_input_of(spec.role));
+            for (int64_t r = 0; r < acts.n; ++r) {
+                for (int64_t i = 0; i < w; ++i) {
+                    mean[size_t(i)] += std::abs(double(x[r * w + i]));
+                    for (int64_t j = 0; j < w; ++j)
+                        cov[size_t(i * w + j)] += double(x[r * w + i]) * double(x[r * w + j]);
+                }
+            }
+            rows += acts.n;
+        }
+        double mean_err = 0, mean_max = 0, cov_err = 0, cov_max = 0;
+        for (int64_t i = 0; i < w; ++i) {
+            mean_err = std::max(mean_err, std::abs(ls.input_abs_mean[i] - mean[size_t(i)] / rows));
+            mean_max = std::max(mean_max, mean[size_t(i)] / rows);
+        }
+        for (int64_t i = 0; i < w * w; ++i) {
+            cov_err = std::max(cov_err, std::abs(ls.input_cov[i] - cov[size_t(i)] / rows));
+            cov_max = std::max(cov_max, std::abs(cov[size_t(i)] / rows));
+        }
+        EXPECT_LT(mean_err, 1e-5 * mean_max) << spec.prefix;
+        EXPECT_LT(cov_err, 1e-5 * cov_max) << spec.prefix;
+    }
+    // Query, key and value read one input, kept once.
+    EXPECT_EQ(input_name(c, encoder_linears(c)[0].prefix),
+              input_name(c, encoder_linears(c)[1].prefix));
+    EXPECT_EQ(s.input_cov.size(), size_t(4 * c.num_layer_groups()));
+
+    // Saved and loaded: the same values, and the statistics format.
+    TempDir tmp;
+    save_stats(tmp / "s.safetensors", s);
+    Stats r = load_stats(tmp / "s.safetensors");
+    EXPECT_EQ(r.kinds(), unsigned(kStatInputAbsMean | kStatInputCov));
+    for (const auto& [name, t] : s.input_cov) {
+        EXPECT_EQ(0, std::memcmp(r.input_cov.at(name).raw(), t.raw(), t.nbytes())) << name;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, InputStats, ::testing::Values("bert", "albert", "electra"));
 
 TEST(Fisher, DefaultTargetsAreTheEncoderLinearWeights) {
     FWSVD_REQUIRE_SHARED();

@@ -1,4 +1,5 @@
-// Loading the float64 golden models of ../shared/golden and their expected outputs.
+// Loading the float64 golden models and their expected outputs: ../shared/golden/tiny-{cls,reg}
+// and the repository's tests/golden/<family> (made by tests/golden/generate.py).
 #pragma once
 #include <string>
 #include <vector>
@@ -20,9 +21,23 @@ struct Golden {
     int64_t rows = 0, cols = 0;
 };
 
+// The folder of a golden: the repository's tests/golden/NAME, else ../shared/golden/NAME.
+inline std::filesystem::path golden_dir(const std::string& name) {
+    const auto repo = std::filesystem::path(FWSVD_SOURCE_DIR) / "tests" / "golden" / name;
+    return std::filesystem::exists(repo / "expected.safetensors") ? repo
+                                                                  : shared_dir() / "golden" / name;
+}
+
+// The model families with a golden in tests/golden.
+inline const std::vector<std::string>& family_goldens() {
+    static const std::vector<std::string> names = {"bert",        "distilbert", "roberta",
+                                                   "xlm-roberta", "albert",     "electra"};
+    return names;
+}
+
 inline Golden load_golden(const std::string& name) {
     Golden g;
-    auto dir = shared_dir() / "golden" / name;
+    auto dir = golden_dir(name);
     g.model = Model::load(dir);
     g.expected = SafetensorsFile::open(dir / "expected.safetensors");
     Tensor ids = g.expected->read("input_ids");

@@ -277,8 +277,8 @@ TEST_F(CheckpointBad, ArchitecturesNotAList) {
 }
 
 TEST_F(CheckpointBad, Roberta) {
-    edit_config(dir_, [](auto& j) { j["model_type"] = "roberta"; });
-    load_error({config().string(), "model_type 'roberta' is not supported"});
+    edit_config(dir_, [](auto& j) { j["model_type"] = "gpt2"; });
+    load_error({config().string(), "model_type 'gpt2' is not supported"});
 }
 
 TEST_F(CheckpointBad, ConfigSizesDisagreeWithWeights) {
@@ -410,7 +410,7 @@ std::vector<ConfigCase> config_cases() {
         {"UnknownActivation", with("hidden_act", "gelu_fancy"),
          "hidden_act 'gelu_fancy' is not supported"},
         {"ActivationNotAString", with("hidden_act", 3), "field 'hidden_act' has the wrong type"},
-        {"Roberta", with("model_type", "roberta"), "model_type 'roberta' is not supported"},
+        {"Gpt2", with("model_type", "gpt2"), "model_type 'gpt2' is not supported"},
         {"RelativePositions", with("position_embedding_type", "relative_key"),
          "position_embedding_type 'relative_key' is not supported"},
         {"ArchitecturesNotAList", with("architectures", "BertModel"),

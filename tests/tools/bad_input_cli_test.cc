@@ -130,7 +130,7 @@ TEST_F(CliBad, ConfigJson) {
         {[&] { with("vocab_size", int64_t(1000000000000)); }, "vocab_size = 1000000000000"},
         {[&] { with("hidden_size", "32"); }, "field 'hidden_size' has the wrong type (\"32\")"},
         {[&] { with("hidden_act", "quick_gelu"); }, "hidden_act 'quick_gelu' is not supported"},
-        {[&] { with("model_type", "roberta"); }, "model_type 'roberta' is not supported"},
+        {[&] { with("model_type", "gpt2"); }, "model_type 'gpt2' is not supported"},
         {[&] { with("architectures", {"BertForQuestionAnswering"}); },
          "architecture 'BertForQuestionAnswering' is not supported"},
         {[&] {

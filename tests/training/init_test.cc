@@ -168,7 +168,7 @@ TEST(Init, CheckpointLoadsAndRuns) {
     const ModelConfig c = init_config(init_preset("tiny"), o);
     const TrainableModel m = init_model(c, 5);
     const auto out = tmp / "model";
-    save_initialized(out, m, vocab, true, 5);
+    save_initialized(out, m, InitTokenizer{vocab, true, {}}, 5);
 
     // The vocabulary byte for byte, a tokenizer_config, every ModelConfig field.
     EXPECT_EQ(read_all(out / "vocab.txt"), read_all(vocab));
@@ -239,7 +239,7 @@ TEST(Init, BertBaseUncasedVocabularyLoadsAndTokenizes) {
     const auto vocab = shared_dir() / "data" / "vocab" / "bert-base-uncased-vocab.txt";
     const ModelConfig c = init_config(init_preset("mini"), options(30522, 2, 1));
     const TrainableModel m = init_model(c, 1);
-    save_initialized(tmp / "m", m, vocab, true, 1);
+    save_initialized(tmp / "m", m, InitTokenizer{vocab, true, {}}, 1);
     auto model = Model::load(tmp / "m");
     EXPECT_EQ(model->config().vocab_size, 30522);
     auto tok = load_tokenizer(tmp / "m");
