@@ -69,24 +69,21 @@ const Family kRobertaFamily = {
     .init_config = init_config,
 };
 
+namespace {
+
+// XLM-RoBERTa: RoBERTa's network under its own model_type and classes.
+Family xlm_roberta() {
+    Family f = kRobertaFamily;
+    f.model_type = "xlm-roberta";
+    f.name = "XLM-RoBERTa";
+    f.architectures = {"XLMRobertaForSequenceClassification", "XLMRobertaModel",
+                       "XLMRobertaForMaskedLM"};
+    return f;
+}
+
+}  // namespace
+
 extern const Family kXlmRobertaFamily;
-const Family kXlmRobertaFamily = {
-    .model_type = "xlm-roberta",
-    .name = "XLM-RoBERTa",
-    .architectures = {"XLMRobertaForSequenceClassification", "XLMRobertaModel",
-                      "XLMRobertaForMaskedLM"},
-    .base_prefix = "roberta.",
-    .tensors = kTensors,
-    .ignorable_names = kIgnorableNames,
-    .ignorable_prefixes = kIgnorablePrefixes,
-    .head = {kernels::Activation::tanh, true},
-    .positions = PositionIds::after_padding,
-    .always_project_embeddings = false,
-    .attention_output_dropout = true,
-    .read_config = read_config,
-    .write_config = write_bert_style_config,
-    .validate_config = nullptr,
-    .init_config = init_config,
-};
+const Family kXlmRobertaFamily = xlm_roberta();
 
 }  // namespace fwsvd

@@ -21,11 +21,17 @@ struct Golden {
     int64_t rows = 0, cols = 0;
 };
 
+// Whether a golden is the repository's (tests/golden/NAME) rather than ../shared's.
+inline bool golden_in_repo(const std::string& name) {
+    return std::filesystem::exists(std::filesystem::path(FWSVD_SOURCE_DIR) / "tests" / "golden" /
+                                   name / "expected.safetensors");
+}
+
 // The folder of a golden: the repository's tests/golden/NAME, else ../shared/golden/NAME.
 inline std::filesystem::path golden_dir(const std::string& name) {
-    const auto repo = std::filesystem::path(FWSVD_SOURCE_DIR) / "tests" / "golden" / name;
-    return std::filesystem::exists(repo / "expected.safetensors") ? repo
-                                                                  : shared_dir() / "golden" / name;
+    return golden_in_repo(name)
+               ? std::filesystem::path(FWSVD_SOURCE_DIR) / "tests" / "golden" / name
+               : shared_dir() / "golden" / name;
 }
 
 // The model families with a golden in tests/golden.
