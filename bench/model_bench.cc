@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "bench/bench_util.h"
+#include "tests/random_model.h"
 #include "models/session.h"
 
 namespace fwsvd::bench {
@@ -22,21 +23,7 @@ ModelConfig bert_base_config() {
 }
 
 std::shared_ptr<const Model> random_bert(const ModelConfig& config, int64_t rank, uint64_t seed) {
-    LayoutOptions options;
-    if (rank > 0) {
-        for (const auto& prefix : encoder_linear_prefixes(config)) options.ranks[prefix] = rank;
-    }
-    ParamLayout layout(config, options);
-    Tensor flat = Tensor::zeros({layout.total_floats()});
-    std::mt19937_64 gen(seed);
-    std::normal_distribution<float> normal(0.0f, 0.02f);
-    for (const ParamEntry& e : layout.entries()) {
-        float* p = flat.data<float>() + e.offset;
-        const bool gamma =
-            e.kind == ParamKind::layernorm && e.name.compare(e.name.size() - 7, 7, ".weight") == 0;
-        for (int64_t i = 0; i < e.numel; ++i) p[i] = gamma ? 1.0f : normal(gen);
-    }
-    return Model::from_flat(config, layout, std::move(flat));
+    return testing::random_model(config, testing::uniform_ranks(config, rank), seed);
 }
 
 Batch random_batch(const ModelConfig& config, int64_t seq, int64_t batch, uint64_t seed) {

@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-all=(fuzz_safetensors fuzz_config fuzz_low_rank fuzz_tokenizer_load fuzz_wordpiece fuzz_tsv
-     fuzz_jsonl)
+all=(fuzz_safetensors fuzz_config fuzz_low_rank fuzz_tokenizer_load fuzz_tokenizer_text
+     fuzz_wordpiece fuzz_tsv fuzz_jsonl)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 shared=${FWSVD_SHARED_DIR:-../shared}
@@ -102,6 +102,7 @@ for i, t in enumerate(texts):
         continue
     seen.add(t)
     put("fuzz_wordpiece", "case%d" % i, bytes([(i * 37) & 255]) + t.encode())
+    put("fuzz_tokenizer_text", "case%d" % i, bytes([(i * 37) & 255]) + t.encode())
 # data files: heads of the GLUE dev sets as TSV, and JSON Lines made from them.
 for task in sorted(os.listdir(os.path.join(shared, "data", "glue"))):
     p = os.path.join(shared, "data", "glue", task, "dev.tsv")
@@ -120,11 +121,16 @@ put("fuzz_jsonl", "ids", b"\x00" + b'{"input_ids": [101, 7592, 102], "token_type
 EOF
 
 declare -A dict=([fuzz_safetensors]=safetensors [fuzz_config]=config [fuzz_low_rank]=config
-                 [fuzz_tokenizer_load]=tokenizer [fuzz_wordpiece]=tokenizer [fuzz_tsv]=data
+                 [fuzz_tokenizer_load]=tokenizer [fuzz_tokenizer_text]=tokenizer
+                 [fuzz_wordpiece]=tokenizer [fuzz_tsv]=data
                  [fuzz_jsonl]=data)
 declare -A maxlen=([fuzz_safetensors]=32768 [fuzz_config]=8192 [fuzz_low_rank]=8192
-                   [fuzz_tokenizer_load]=65536 [fuzz_wordpiece]=4096 [fuzz_tsv]=8192
+                   [fuzz_tokenizer_load]=65536 [fuzz_tokenizer_text]=4096 [fuzz_wordpiece]=4096
+                   [fuzz_tsv]=8192
                    [fuzz_jsonl]=8192)
+
+# The model families' tokenizers (tests/golden/<family>) for fuzz_tokenizer_text.
+tokenizer_dirs=$(find "$PWD/tests/golden" -mindepth 1 -maxdepth 1 -type d | sort | paste -sd:)
 
 run_one() {
     local t=$1
@@ -134,6 +140,7 @@ run_one() {
     # Exit status: libFuzzer's (0 when nothing was found). -timeout: an input running longer
     # than 10 s is a hang; -rss_limit_mb: using more memory is a finding too.
     FWSVD_FUZZ_VOCAB="$shared/models/bert-mini-sst2/vocab.txt" \
+    FWSVD_FUZZ_TOKENIZER_DIRS="$tokenizer_dirs" \
     ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         "$out/fuzz/$t" "$corpus" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 \

@@ -5,7 +5,8 @@ pkgs=(build-essential cmake pkg-config
       libdnnl-dev ocl-icd-opencl-dev opencl-c-headers
       libeigen3-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev libbenchmark-dev
-      clang libclang-rt-14-dev python3)  # the fuzz targets (libFuzzer) and their seeding script
+      # the fuzz targets (libFuzzer, clang's OpenMP) and their seeding script
+      clang libclang-rt-14-dev libomp-dev python3)
 if [ "${FWSVD_SETUP_PEERS:-0}" = 1 ]; then
     pkgs+=(python3-torch python3-onnx python3-numpy libopenblas0-pthread nodejs)
     command -v npm >/dev/null || pkgs+=(npm)  # NodeSource's nodejs ships npm and conflicts with it

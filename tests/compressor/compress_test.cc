@@ -12,6 +12,7 @@
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 #include "tests/models/golden_util.h"
+#include "tests/random_model.h"
 #include "tests/test_util.h"
 
 namespace fwsvd::testing {
@@ -331,16 +332,8 @@ TEST(Compress, Refusals) {
 // Run with --gtest_also_run_disabled_tests --gtest_filter='*BertBase*' (it takes tens of seconds).
 TEST(Compress, DISABLED_BertBaseTiming) {
     ModelConfig c = bert_base_config();
-    ParamLayout layout(c, LayoutOptions{});
-    Tensor flat = Tensor::zeros({layout.total_floats()});
+    auto model = random_model(c, {}, 1);
     std::mt19937 rng(1);
-    std::normal_distribution<float> dist(0.f, 0.02f);
-    for (const auto& e : layout.entries()) {
-        if (e.kind != ParamKind::linear_weight) continue;
-        float* p = flat.data<float>() + e.offset;
-        for (int64_t i = 0; i < e.numel; ++i) p[i] = dist(rng);
-    }
-    auto model = Model::from_flat(c, layout, std::move(flat));
     for (auto [method, rank] : {std::pair{std::string("svd"), int64_t(128)},
                                 std::pair{std::string("fwsvd"), int64_t(128)}}) {
         Stats fisher;

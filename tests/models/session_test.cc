@@ -17,6 +17,7 @@
 #include "models/forward.h"
 #include "models/session.h"
 #include "runtime/parallel.h"
+#include "tests/random_model.h"
 #include "tests/test_util.h"
 
 namespace fwsvd::testing {
@@ -37,28 +38,13 @@ ModelConfig small_config(const std::string& act = "gelu") {
     return c;
 }
 
-// Normal(0, stddev) everywhere except LayerNorm gammas (1 + small noise).
-Tensor random_flat(const ParamLayout& layout, uint64_t seed, float stddev = 0.15f) {
-    Tensor flat = Tensor::zeros({layout.total_floats()});
-    std::mt19937_64 gen(seed);
-    std::normal_distribution<float> normal(0.0f, stddev);
-    for (const ParamEntry& e : layout.entries()) {
-        float* p = flat.data<float>() + e.offset;
-        const bool gamma =
-            e.kind == ParamKind::layernorm && e.name.compare(e.name.size() - 7, 7, ".weight") == 0;
-        for (int64_t i = 0; i < e.numel; ++i)
-            p[i] = gamma ? 1.0f + 0.1f * normal(gen) : normal(gen);
-    }
-    return flat;
-}
+// Larger weights than trained models (so that errors show) and perturbed LayerNorm gammas.
+constexpr RandomWeights kWeights{0.15f, 0.1f};
 
 std::shared_ptr<const Model> random_model(const ModelConfig& c,
                                           const std::map<std::string, int64_t>& ranks,
                                           uint64_t seed) {
-    LayoutOptions options;
-    options.ranks = ranks;
-    ParamLayout layout(c, options);
-    return Model::from_flat(c, layout, random_flat(layout, seed));
+    return testing::random_model(c, ranks, seed, kWeights);
 }
 
 // Sequences of several lengths, one right-padded (keys < len) as Hugging Face batches are.
