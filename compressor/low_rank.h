@@ -1,5 +1,5 @@
 // Low-rank factorization of one linear layer, in double precision with Eigen: plain truncated SVD
-// and Fisher-Weighted SVD (FWSVD, Hsu et al., ICLR 2022). See DESIGN.md, "The factored layer".
+// and Fisher-Weighted SVD (FWSVD, Hsu et al., ICLR 2022). docs/COMPRESSION.md has the derivation.
 //
 // A dense W [out, in] (y = x Wᵀ + b) becomes A [r, in] (applied first) and B [out, r]:
 // y = (x Aᵀ) Bᵀ + b, so Ŵ = B·A.

@@ -3,15 +3,15 @@
 // layout) and the bias and epilogue fused into the primitive.
 //
 // Why an object in kernels/: the packed copy of W is the one piece of state an inference GEMM
-// needs, and it is BERT-agnostic; models/packed_bert.h builds one per linear layer at load.
+// needs, and it is model-agnostic; models/packed_model.h builds one per linear layer at load.
 //
 // Rows: oneDNN's packed-weight kernels need M fixed at primitive creation (oneDNN 2.6 gives a
-// run-time M only to its plain-weight gemm, measured 5-20% slower here), and creating a
-// primitive costs 0.3-1 ms. So a call with m rows runs on matmul_padded_rows(m) rows: up to 1024
-// rows in buckets (exact to 16, then 8, 16, 64 rows wide), beyond in 1024-row chunks.
-// A shape (k, n, epilogue, bias) keeps one primitive per bucket and OpenMP thread count, created
-// on first use and shared by every PackedMatmul and thread of the process; the weights are
-// passed at execution.
+// run-time M only to its plain-weight gemm, slower: bench/RESULTS.md), and creating a primitive
+// costs far more than running one. So a call with m rows runs on matmul_padded_rows(m) rows: up to
+// 1024 rows in buckets (exact to 16, then 8, 16, 64 rows wide), beyond in 1024-row chunks. A shape
+// (k, n, epilogue, bias) keeps one primitive per bucket and OpenMP thread count, created on first
+// use and shared by every PackedMatmul and thread of the process; the weights are passed at
+// execution.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -37,7 +37,7 @@ const char* precision_name(MatmulPrecision p);
 // The precision named "f32" or "bf16" (precision_name's names); false for any other name.
 bool parse_precision(const std::string& name, MatmulPrecision* out);
 // Whether this CPU runs bf16 matmuls natively (AVX512_BF16). Elsewhere oneDNN emulates them at a
-// fraction of the f32 speed (PackedMatmul still runs them; models/packed_bert.h refuses).
+// fraction of the f32 speed (PackedMatmul still runs them; models/packed_model.h refuses).
 bool bf16_matmul_supported();
 
 // Rows a call with m rows reads from inp and writes to out (>= m; rows >= m of the result hold

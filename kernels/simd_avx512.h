@@ -26,8 +26,8 @@ struct Simd {
     static constexpr int64_t kWidth = 16;
     static constexpr const char* kName = "avx512";
     // Attention tiles: query rows per register block and vectors per key tile / value chunk
-    // (6 x 4 accumulators of 32 zmm registers; 4 x 4 was 6-10% slower, 7 x 4 spills:
-    // BM_Attention seq 128, 397 / 373 / 392 us).
+    // (6 x 4 accumulators of 32 zmm registers: the fastest of 4 x 4, 6 x 4 and 7 x 4, which
+    // spills; BM_Attention in bench/RESULTS.md).
     static constexpr int kAttnRows = 6;
     static constexpr int kAttnVecs = 4;
 

@@ -1,5 +1,5 @@
 // The inference Session (packed oneDNN GEMMs, fused Q/K/V, fused epilogues, fwsvd's SIMD
-// kernels) against the training-form forward bert_forward on models built in memory: factored
+// kernels) against the training-form forward model_forward on models built in memory: factored
 // (all Q/K/V factored: one GEMM for the three first factors; mixed dense and factored; factored
 // pooler), dense, and dense written as factored at full rank with A = I. Also: Sessions of one
 // model share its packed weights, work from several threads at once, and give the same logits
@@ -23,7 +23,7 @@
 namespace fwsvd::testing {
 namespace {
 
-constexpr double kTol = 1e-5;  // max |session - bert_forward| / max |bert_forward| of the logits
+constexpr double kTol = 1e-5;  // max |session - model_forward| / max |model_forward| of the logits
 
 ModelConfig small_config(const std::string& act = "gelu") {
     ModelConfig c;
@@ -183,7 +183,7 @@ Batch long_batch(const ModelConfig& c, int count, uint64_t seed) {
 
 // With several threads the encoder of a small model runs in one parallel region, each thread on
 // its own rows (GEMMs on row blocks that are multiples of 16 or 64, the last one padded) and its
-// share of the attention items; with one thread it runs whole-batch GEMMs. All give bert_forward's
+// share of the attention items; with one thread it runs whole-batch GEMMs. All give model_forward's
 // logits, on teams of 1, 2 and 3 threads, for a batch of 76 rows (blocks of 16), of 1,210 rows
 // (blocks of 64 on 2 threads; a 1024-row GEMM chunk and the rest on 1) and of 12 rows (too few to
 // split: one thread, oneDNN forking its own).
@@ -230,7 +230,7 @@ TEST(Session, OneParallelRegionPerForwardMatchesOneThread) {
 
 // The defaults by layer size: small layers run in one parallel region with the inference GELU
 // kernel; layers above region_max_layer_bytes (forced here with 0) keep oneDNN's split of each
-// GEMM and the GELU post-op. Every combination, on 1 and 2 threads, gives bert_forward's logits.
+// GEMM and the GELU post-op. Every combination, on 1 and 2 threads, gives model_forward's logits.
 TEST(Session, RegionAndGeluChoicesMatchTrainingForward) {
     const ModelConfig c = small_config();
     auto m = random_model(c, varied_ranks(c, false), 31);
@@ -264,7 +264,7 @@ TEST(Session, RegionAndGeluChoicesMatchTrainingForward) {
 // Value and output projections merged per head where the output projection's rank is at most
 // the head size (16 here; layer 1's output projection at rank 20 does not merge), query and key
 // where the key's rank is (layer 0's key at rank 20 does not), each or neither: all give
-// bert_forward's logits, on 1 and 2 threads. The merges must also carry the value and query
+// model_forward's logits, on 1 and 2 threads. The merges must also carry the value and query
 // biases (random here) into the output bias and the merged queries' bias.
 TEST(Session, MergedProjectionsMatchTrainingForward) {
     const ModelConfig c = small_config();
