@@ -274,9 +274,31 @@ CompressResult compress_model(const Model& model, const Stats* stats,
         if (e) std::rethrow_exception(e);
     }
 
+    // The word embeddings: W [V, E] ≈ B A (factorize_linear's B [V, r] and A [r, E]), stored as
+    // codes B and second factor Aᵀ [E, r].
+    const ModelConfig& config = model.config();
+    const std::string word = word_embeddings_prefix(config);
+    LowRankFactors word_factors;
+    if (options.embedding_rank > 0) {
+        const int64_t V = config.vocab_size, E = config.embedding_dim(), r = options.embedding_rank;
+        if (!(r * (V + E) < V * E)) {
+            throw Error(str_cat("--embeddings ", r, " does not shrink the word embeddings [", V,
+                                ", ", E, "] (rank*(V+E) must be below V*E)"),
+                        ErrorKind::usage);
+        }
+        const float* w = model.find_data(config.model_family().tensor_name(Role::word_emb));
+        FWSVD_CHECK(w, source, ": no dense word embeddings to factor");
+        word_factors = factorize_linear(w, V, E, r);
+        res.embeddings.rank = r;
+        res.embeddings.params_before = V * E;
+        res.embeddings.params_after = r * (V + E);
+        res.embeddings.rel_error = reconstruction_error(w, word_factors).plain;
+    }
+
     // Assemble: the factored layers' A and B, every other tensor copied from the source.
     LayoutOptions lo = model.layout().options();
     lo.ranks.clear();
+    if (options.embedding_rank > 0) lo.ranks[word] = options.embedding_rank;
     std::map<std::string, size_t> index;
     for (size_t i = 0; i < res.plan.layers.size(); ++i) {
         const LayerPlan& l = res.plan.layers[i];
@@ -290,7 +312,14 @@ CompressResult compress_model(const Model& model, const Stats* stats,
     float* flat = res.flat.data<float>();
     for (const auto& e : res.layout.entries()) {
         float* dst = flat + e.offset;
-        if (e.kind == ParamKind::linear_factor) {
+        if (e.name == word + ".weight_a") {
+            std::memcpy(dst, word_factors.b.data(), word_factors.b.size() * sizeof(float));
+        } else if (e.name == word + ".weight_b") {
+            const int64_t E = e.shape[0], r = e.shape[1];
+            for (int64_t j = 0; j < E; ++j) {
+                for (int64_t k = 0; k < r; ++k) dst[j * r + k] = word_factors.a[size_t(k * E + j)];
+            }
+        } else if (e.kind == ParamKind::linear_factor) {
             const LowRankFactors& f = factors.at(index.at(e.linear));
             const bool is_a = e.name == e.linear + ".weight_a";
             const std::vector<float>& src = is_a ? f.a : f.b;
@@ -339,6 +368,12 @@ nlohmann::ordered_json compress_report_json(const CompressResult& r) {
                           ? double(r.model_params_after) / double(r.model_params_before)
                           : 1.0;
     j["whole_model"] = all;
+    if (r.embeddings.rank > 0) {
+        j["word_embeddings"] = {{"rank", r.embeddings.rank},
+                                {"params_before", r.embeddings.params_before},
+                                {"params_after", r.embeddings.params_after},
+                                {"rel_error", r.embeddings.rel_error}};
+    }
     j["factored_layers"] = r.plan.num_factored();
     j["dense_layers"] = int64_t(r.plan.layers.size()) - r.plan.num_factored();
     j["seconds"] = r.seconds;

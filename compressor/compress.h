@@ -73,6 +73,16 @@ struct CompressOptions {
     RankSpec ranks;
     std::string layers_regex;   // empty: every encoder linear layer
     bool force_factor = false;  // see plan_ranks
+    // > 0: also factor the word embeddings [V, E] at this rank by truncated SVD, stored as codes
+    // [V, r] and a second factor [E, r] (models/params.h); it must shrink them (r (V + E) < V E).
+    int64_t embedding_rank = 0;
+};
+
+// The word embeddings' factorization (CompressOptions::embedding_rank).
+struct EmbeddingReport {
+    int64_t rank = 0;  // 0: kept dense
+    int64_t params_before = 0, params_after = 0;
+    double rel_error = 0;  // ‖W − A Bᵀ‖_F / ‖W‖_F
 };
 
 struct LayerReport {
@@ -102,6 +112,7 @@ struct LowRankBlock {
 struct CompressResult {
     RankPlan plan;
     std::vector<LayerReport> layers;  // as plan.layers
+    EmbeddingReport embeddings;
     LowRankBlock block;
     ModelConfig config;               // the source config with block's JSON as raw["low_rank"]
     ParamLayout layout;               // with the factored layers' ranks

@@ -24,10 +24,10 @@ void embedding_forward_ref(T* out, const int32_t* ids, const int32_t* pos_ids,
                            const int32_t* type_ids, const T* word, const T* pos, const T* type,
                            int64_t n, int64_t h) {
     for (int64_t i = 0; i < n; ++i) {
-        const T* w = word + int64_t(ids[i]) * h;
+        T* o = out + i * h;
+        const T* w = word ? word + int64_t(ids[i]) * h : o;
         const T* p = pos + int64_t(pos_ids[i]) * h;
         const T* t = type ? type + int64_t(type_ids[i]) * h : nullptr;
-        T* o = out + i * h;
         for (int64_t j = 0; j < h; ++j) {
             double acc = double(w[j]) + double(p[j]);
             if (t) acc += double(t[j]);

@@ -6,7 +6,8 @@ namespace fwsvd::kernels {
 
 // out[i, :] = word[ids[i], :] + pos[pos_ids[i], :] + type[type_ids[i], :] for i < n; rows have
 // h floats. Indices must be in range (the caller validates them). type may be null (no token
-// types), then type_ids is ignored.
+// types), then type_ids is ignored. word may be null (factored word embeddings, already
+// computed into out): then out[i, :] += pos[...] + type[...] and ids is ignored.
 void embedding_forward(float* out, const int32_t* ids, const int32_t* pos_ids,
                        const int32_t* type_ids, const float* word, const float* pos,
                        const float* type, int64_t n, int64_t h);

@@ -27,6 +27,7 @@ void Activations::prepare(const ModelConfig& c, const ModelParams& p, const Batc
     ActsRequests req;
     req.masks_on = with_dropout;
     const bool proj = p.emb_proj.present();
+    req.f_if(&emb_code, p.word_emb_rank > 0, n * p.word_emb_rank);
     req.f(&emb_sum, n * E);
     req.f(&emb_mean, n);
     req.f(&emb_rstd, n);

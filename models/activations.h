@@ -21,6 +21,7 @@ struct Activations {
     std::vector<int32_t> pos_ids;        // [N] position ids where the family numbers them itself
     const int32_t* positions = nullptr;  // [N] the position ids the forward used
 
+    float* emb_code = nullptr;    // [N, r] the gathered rows of factored word embeddings
     float* emb_sum = nullptr;     // [N, E] word + position (+ type) embeddings
     float* emb_mean = nullptr;    // [N]
     float* emb_rstd = nullptr;    // [N]

@@ -18,7 +18,7 @@ void model_backward(const ModelParams& g, const ModelParams& p, const ParamLayou
     const ModelConfig& c = layout.config();
     const int64_t N = a.n, B = a.b, H = c.hidden_size, I = c.intermediate_size, C = c.num_labels();
     const int64_t W = std::max(H, c.embedding_dim());  // the widest row of the embeddings' side
-    int64_t rmax = 1;
+    int64_t rmax = std::max<int64_t>(1, p.word_emb_rank);
     for (const auto& e : layout.entries()) {
         if (e.kind == ParamKind::linear_factor)
             rmax = std::max(rmax, std::min(e.shape[0], e.shape[1]));

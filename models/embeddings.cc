@@ -1,7 +1,10 @@
 #include "models/embeddings.h"
 
+#include <cstring>
 #include "kernels/dropout.h"
+
 #include "kernels/embedding.h"
+#include "kernels/linear.h"
 #include "kernels/splitmix.h"
 #include "models/family.h"
 #include "models/linear_ops.h"
@@ -24,10 +27,21 @@ const int32_t* position_ids(const ModelConfig& c, const Batch& batch,
     return scratch.data();
 }
 
+void word_embeddings_forward(float* out, float* code, const int32_t* ids, const ModelParams& p,
+                             int64_t n, int64_t e) {
+    const int64_t r = p.word_emb_rank;
+    for (int64_t i = 0; i < n; ++i) {
+        std::memcpy(code + i * r, p.word_emb_a + int64_t(ids[i]) * r, size_t(r) * sizeof(float));
+    }
+    kernels::linear_forward(out, code, p.word_emb_b, nullptr, n, r, e);
+}
+
 void embeddings_forward(Activations& a, const ModelParams& p, const ModelConfig& c,
                         const Batch& batch, uint64_t seed) {
     const int64_t N = a.n, E = c.embedding_dim();
     a.positions = position_ids(c, batch, a.pos_ids);
+    if (p.word_emb_rank > 0)
+        word_embeddings_forward(a.emb_sum, a.emb_code, batch.ids.data(), p, N, E);
     kernels::embedding_forward(a.emb_sum, batch.ids.data(), a.positions, batch.type_ids.data(),
                                p.word_emb, p.pos_emb, p.type_emb, N, E);
     layernorm_rows(a.emb_ln, a.emb_mean, a.emb_rstd, a.emb_sum, p.emb_ln_gamma, p.emb_ln_beta, N, E,
@@ -54,12 +68,27 @@ void embeddings_backward(const ModelParams& g, const float* dx, const Activation
         dropout_back(d_e, d_out, a.emb_mask, N * E, a.p_hidden);
         d_ln = d_e;
     }
-    if (!g.word_emb && !g.pos_emb && !g.type_emb && !g.emb_ln_gamma && !g.emb_ln_beta) return;
+    if (!g.word_emb && !g.word_emb_a && !g.word_emb_b && !g.pos_emb && !g.type_emb &&
+        !g.emb_ln_gamma && !g.emb_ln_beta) {
+        return;
+    }
     float* d_sum = d_ln == d_e ? d_e2 : d_e;
     zero_floats(d_sum, N * E);
     layernorm_backward_any(d_sum, g.emb_ln_gamma, g.emb_ln_beta, d_ln, a.emb_sum, p.emb_ln_gamma,
                            a.emb_mean, a.emb_rstd, E, tok);
-    embedding_grad(g.word_emb, batch.ids.data(), d_sum, E, tok);
+    if (p.word_emb_rank > 0) {
+        // emb = code · Bᵀ: dB from the saved codes, d_code = d_sum · B, scattered into A's rows.
+        const int64_t r = p.word_emb_rank;
+        weight_grad(g.word_emb_b, d_sum, a.emb_code, E, r, tok);
+        if (g.word_emb_a) {
+            zero_floats(dt, N * r);
+            kernels::linear_backward(dt, nullptr, nullptr, d_sum, a.emb_code, p.word_emb_b, N, r,
+                                     E);
+            embedding_grad(g.word_emb_a, batch.ids.data(), dt, r, tok);
+        }
+    } else {
+        embedding_grad(g.word_emb, batch.ids.data(), d_sum, E, tok);
+    }
     embedding_grad(g.pos_emb, a.positions, d_sum, E, tok);
     embedding_grad(g.type_emb, batch.type_ids.data(), d_sum, E, tok);
 }

@@ -61,12 +61,14 @@ std::map<std::string, int64_t> low_rank_ranks(const ModelConfig& config,
                 ", not an object of layer -> rank");
     const std::vector<std::string> prefixes = encoder_linear_prefixes(config);
     const std::set<std::string> known(prefixes.begin(), prefixes.end());
+    const std::string word = word_embeddings_prefix(config);
     for (const auto& [prefix, r] : it->items()) {
-        FWSVD_CHECK(known.count(prefix), source, ": low_rank.ranks names '", prefix,
-                    "', not an encoder linear layer of this config");
+        FWSVD_CHECK(known.count(prefix) || prefix == word, source, ": low_rank.ranks names '",
+                    prefix, "', not an encoder linear layer or the word embeddings of this config");
         FWSVD_CHECK(r.is_number_integer(), source, ": low_rank.ranks['", prefix, "'] is ",
                     json_brief(r), ", not an integer");
-        const auto [in, out] = linear_shape(config, prefix);
+        const auto [in, out] = prefix == word ? std::pair{config.vocab_size, config.embedding_dim()}
+                                              : linear_shape(config, prefix);
         const int64_t rank = r.get<int64_t>();
         FWSVD_CHECK(rank >= 1 && rank <= std::min(in, out), source, ": low_rank.ranks['", prefix,
                     "'] = ", rank, " is out of range [1, ", std::min(in, out), "]");
@@ -112,8 +114,12 @@ std::shared_ptr<const Model> Model::load(const fs::path& dir, const ModelLoadOpt
     const SafetensorsFile& f = *m->file_;
 
     // Checkpoints of the bare base model (BertModel) carry no base prefix ("bert.").
-    const std::string word = family.tensor_name(Role::word_emb);
+    // (Factored word embeddings are stored as .weight_a / .weight_b.)
+    std::string word = family.tensor_name(Role::word_emb);
     const std::string& base = family.base_prefix;
+    if (!f.find(word) && f.find(word_embeddings_prefix(m->config_) + ".weight_a")) {
+        word = word_embeddings_prefix(m->config_) + ".weight_a";
+    }
     const bool prefixed = f.find(word) != nullptr;
     if (!prefixed && !(word.rfind(base, 0) == 0 && f.find(word.substr(base.size())))) {
         std::string seen;
@@ -152,6 +158,13 @@ std::shared_ptr<const Model> Model::load(const fs::path& dir, const ModelLoadOpt
                         a->name, "' has shape ", shape_str(a->shape), ", expected [rank, in]");
             lo.ranks[prefix] = a->shape[0];
         }
+    }
+    // Factored word embeddings: weight_a [V, r].
+    const std::string word_prefix = word_embeddings_prefix(m->config_);
+    if (const TensorInfo* a = lookup(word_prefix + ".weight_a")) {
+        FWSVD_CHECK(a->shape.size() == 2 && a->shape[1] > 0, weights.string(), ": tensor '",
+                    a->name, "' has shape ", shape_str(a->shape), ", expected [vocab, rank]");
+        lo.ranks[word_prefix] = a->shape[1];
     }
     // A low_rank block that records ranks must agree with the factors in the file.
     const std::map<std::string, int64_t> recorded = low_rank_ranks(m->config_, cfg_name);

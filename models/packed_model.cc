@@ -203,6 +203,17 @@ std::shared_ptr<const PackedModel> PackedModel::build(std::shared_ptr<const Mode
         pb->gelu_fused_ ? MatmulEpilogue::gelu_erf : MatmulEpilogue::none;
     size_t bytes = 0;
     int64_t middle = 0;
+    if (p.word_emb_rank > 0) {
+        // Once per token, f32 as the embeddings: B [E, r] as a linear layer r -> E.
+        LinearParams b;
+        b.in = p.word_emb_rank;
+        b.out = c.embedding_dim();
+        b.weight = p.word_emb_b;
+        pb->word_emb_b_ =
+            pack_linear(b, MatmulEpilogue::none, "word embeddings", MatmulPrecision::f32);
+        bytes += bytes_of(pb->word_emb_b_);
+        middle = std::max(middle, p.word_emb_rank);
+    }
     if (p.emb_proj.present()) {
         // Once per token, like the head: f32 always.
         pb->emb_proj_ = pack_linear(p.emb_proj, MatmulEpilogue::none, "embedding projection",
@@ -318,6 +329,9 @@ double forward_flops(const PackedModel& packed, const Batch& batch) {
     const ModelParams& p = model.params();
     const int64_t N = batch.tokens(), B = batch.size(), L = packed.num_layers();
     double flops = 0;
+    if (p.word_emb_rank > 0) {
+        flops += 2.0 * double(N) * double(p.word_emb_rank) * double(c.embedding_dim());
+    }
     if (p.emb_proj.present()) flops += linear_flops(p.emb_proj, N);
     for (int64_t i = 0; i < L; ++i) {
         // The last layer: Q/K/V on every row, the rest on the B [CLS] rows only.

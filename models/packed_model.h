@@ -111,6 +111,8 @@ class PackedModel {
     const std::vector<PackedLayer>& groups() const { return groups_; }
     // The E -> H projection after the embeddings (absent: w null).
     const PackedLinear& emb_proj() const { return emb_proj_; }
+    // Factored word embeddings' second factor, code [n, r] -> [n, E] (absent: w null).
+    const PackedLinear& word_emb_b() const { return word_emb_b_; }
     const PackedLinear& head_dense() const { return head_dense_; }
     const PackedLinear& classifier() const { return classifier_; }
     kernels::Activation activation() const { return act_; }
@@ -133,7 +135,7 @@ class PackedModel {
     std::shared_ptr<const Model> model_;
     std::vector<PackedLayer> groups_;
     std::vector<size_t> layer_of_;  // [L] index into groups_
-    PackedLinear emb_proj_, head_dense_, classifier_;
+    PackedLinear emb_proj_, word_emb_b_, head_dense_, classifier_;
     kernels::Activation act_ = kernels::Activation::gelu;
     kernels::Activation head_act_ = kernels::Activation::tanh;
     bool gelu_fused_ = false;

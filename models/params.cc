@@ -4,6 +4,16 @@
 
 namespace fwsvd {
 
+std::string word_embeddings_prefix(const ModelConfig& c) {
+    std::string name = c.model_family().tensor_name(Role::word_emb);
+    const std::string suffix = ".weight";
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        name.resize(name.size() - suffix.size());
+    }
+    return name;
+}
+
 bool has_embedding_projection(const ModelConfig& c) {
     const Family& f = c.model_family();
     return f.has(Role::emb_proj) && (f.always_project_embeddings || c.factorized_embeddings());
@@ -69,8 +79,14 @@ ParamLayout::ParamLayout(const ModelConfig& config, const LayoutOptions& options
     : config_(config), options_(options) {
     const Family& f = config.model_family();
     const int64_t e = config.embedding_dim();
-    add(f.tensor_name(Role::word_emb), {config.vocab_size, e}, ParamKind::embedding, Role::word_emb,
-        -1);
+    const std::string word = word_embeddings_prefix(config);
+    if (const int64_t r = rank(word); r > 0) {
+        add(word + ".weight_a", {config.vocab_size, r}, ParamKind::embedding, Role::word_emb, -1);
+        add(word + ".weight_b", {e, r}, ParamKind::embedding, Role::word_emb, -1);
+    } else {
+        add(f.tensor_name(Role::word_emb), {config.vocab_size, e}, ParamKind::embedding,
+            Role::word_emb, -1);
+    }
     add(f.tensor_name(Role::pos_emb), {config.max_position_embeddings, e}, ParamKind::embedding,
         Role::pos_emb, -1);
     if (f.has(Role::type_emb)) {
@@ -102,8 +118,8 @@ ParamLayout::ParamLayout(const ModelConfig& config, const LayoutOptions& options
         add_linear(Role::classifier, -1, in, out);
     }
     for (const auto& [prefix, r] : options.ranks) {
-        FWSVD_CHECK(index_.count(prefix + ".bias"), "rank given for unknown linear layer '", prefix,
-                    "'");
+        FWSVD_CHECK(index_.count(prefix + ".bias") || prefix == word,
+                    "rank given for unknown linear layer '", prefix, "'");
         FWSVD_CHECK(r >= 0, "negative rank for '", prefix, "'");
     }
 }
@@ -200,7 +216,14 @@ ModelParams ParamLayout::bind(const std::function<float*(size_t)>& data_of) cons
         LayerParams* lp = e.group >= 0 ? &groups[size_t(e.group)] : nullptr;
         switch (e.role) {
             case Role::word_emb:
-                p.word_emb = data;
+                if (e.name.compare(e.name.size() - 2, 2, "_a") == 0) {
+                    p.word_emb_a = data;
+                    p.word_emb_rank = e.shape[1];
+                } else if (e.name.compare(e.name.size() - 2, 2, "_b") == 0) {
+                    p.word_emb_b = data;
+                } else {
+                    p.word_emb = data;
+                }
                 break;
             case Role::pos_emb:
                 p.pos_emb = data;

@@ -54,7 +54,12 @@ struct LayerParams {
 };
 
 struct ModelParams {
-    float* word_emb = nullptr;        // [V, E]
+    float* word_emb = nullptr;  // [V, E]; null when the word embeddings are factored
+    // Factored word embeddings (`fwsvd compress --embeddings R`): token v's embedding is
+    // word_emb_a[v] · word_emb_bᵀ, a gathered code times a linear layer.
+    float* word_emb_a = nullptr;      // [V, r]
+    float* word_emb_b = nullptr;      // [E, r]
+    int64_t word_emb_rank = 0;        // r; 0: dense
     float* pos_emb = nullptr;         // [P, E]
     float* type_emb = nullptr;        // [TT, E]; null for families without token types
     float* emb_ln_gamma = nullptr;    // [E]
@@ -88,6 +93,11 @@ struct LinearSpec {
     int64_t in = 0, out = 0;
     int64_t uses = 1;
 };
+
+// The word embeddings' name without ".weight" (e.g. bert.embeddings.word_embeddings): the key of
+// their rank in LayoutOptions::ranks and a low_rank block, and the prefix of .weight_a / .weight_b
+// when they are factored.
+std::string word_embeddings_prefix(const ModelConfig& config);
 
 // Whether the family puts an E -> H projection after the embeddings of this config.
 bool has_embedding_projection(const ModelConfig& config);

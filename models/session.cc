@@ -163,16 +163,25 @@ void Session::embed(kernels::MatmulContext& mm, const Batch& batch, int64_t r0, 
     const int64_t E = c.embedding_dim(), H = c.hidden_size;
     const PackedLinear& proj = packed_->emb_proj();
     float* e = proj.w ? emb_.data() : x_.data();
+    float* t_mid = t_.data() + r0 * std::max<int64_t>(packed_->max_middle(), 1);
+    if (p.word_emb_rank > 0) {
+        // Factored word embeddings: the rows' codes, then one GEMM by the second factor.
+        const int64_t r = p.word_emb_rank;
+        row_wise(r0, n, r, [&](int64_t b, int64_t cnt) {
+            for (int64_t i = b; i < b + cnt; ++i) {
+                std::memcpy(t_mid + (i - r0) * r, p.word_emb_a + int64_t(batch.ids[size_t(i)]) * r,
+                            size_t(r) * sizeof(float));
+            }
+        });
+        run_linear(mm, packed_->word_emb_b(), e + r0 * E, nullptr, t_mid, n);
+    }
     row_wise(r0, n, E, [&](int64_t b, int64_t cnt) {
         kernels::embedding_forward(e + b * E, batch.ids.data() + b, positions_ + b,
                                    batch.type_ids.data() + b, p.word_emb, p.pos_emb, p.type_emb,
                                    cnt, E);
     });
     layernorm_in_place(e + r0 * E, p.emb_ln_gamma, p.emb_ln_beta, np, E, float(c.layer_norm_eps));
-    if (proj.w) {
-        float* t_mid = t_.data() + r0 * std::max<int64_t>(packed_->max_middle(), 1);
-        run_linear(mm, proj, x_.data() + r0 * H, t_mid, e + r0 * E, n);
-    }
+    if (proj.w) run_linear(mm, proj, x_.data() + r0 * H, t_mid, e + r0 * E, n);
 }
 
 void Session::qkv(kernels::MatmulContext& mm, const PackedLayer& pl, const QkvBlocks& blocks,

@@ -37,6 +37,7 @@ struct CompressArgs {
     std::string stats_file;
     bool force = false;
     std::string layers;
+    int64_t embeddings = 0;
     std::string report;
     int threads = 0;
     DataFlags data;
@@ -97,6 +98,11 @@ void print_table(const CompressArgs& a, const CompressResult& r) {
     std::printf("encoder linear weights: %lld -> %lld (%.2f%%); %lld of %zu layers factored\n",
                 (long long)r.plan.params_before, (long long)r.plan.params_after,
                 100 * r.plan.fraction(), (long long)r.plan.num_factored(), r.plan.layers.size());
+    if (r.embeddings.rank > 0) {
+        std::printf("word embeddings: rank %lld, %lld -> %lld parameters, rel.err %.4f\n",
+                    (long long)r.embeddings.rank, (long long)r.embeddings.params_before,
+                    (long long)r.embeddings.params_after, r.embeddings.rel_error);
+    }
     std::printf("whole model parameters: %lld -> %lld (%.2f%%)\n", (long long)r.model_params_before,
                 (long long)r.model_params_after,
                 100 * double(r.model_params_after) / double(r.model_params_before));
@@ -190,6 +196,7 @@ void compress_command(const CompressArgs& a) {
     co.method = method.name;
     co.ranks = spec;
     co.layers_regex = a.layers;
+    co.embedding_rank = a.embeddings;
     CompressResult r;
     {
         Progress progress("compress", preview.num_factored(), "layers");
@@ -265,6 +272,10 @@ void setup_compress(CLI::App* app) {
     sub->add_option("--layers", a->layers,
                     "Only factor layers whose prefix matches this regular expression (ECMAScript, "
                     "searched), e.g. 'intermediate|output\\.dense'");
+    sub->add_option("--embeddings", a->embeddings,
+                    "Also factor the word embeddings [vocab, E] at this rank (truncated SVD: "
+                    "codes [vocab, r] and a second factor [E, r])")
+        ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
     sub->add_option("--report", a->report, "Write a JSON report (per-layer ranks and errors)");
     sub->add_option("--threads", a->threads,
                     "Threads: layers are factorized in parallel (default: all cores, or "

@@ -132,6 +132,12 @@ void inspect_command(const InspectArgs& a) {
                       {"file_bytes", int64_t(file->file_size())},
                       {"used_params", used_params},
                       {"unused_params", file_params - used_params}};
+        const int64_t emb_rank = layout.rank(word_embeddings_prefix(c));
+        if (emb_rank > 0) {
+            j["word_embeddings"] = {{"rank", emb_rank},
+                                    {"params", emb_rank * (c.vocab_size + c.embedding_dim())},
+                                    {"dense_params", c.vocab_size * c.embedding_dim()}};
+        }
         j["low_rank"] = c.raw.contains("low_rank") ? c.raw["low_rank"] : nlohmann::json(nullptr);
         std::cout << j.dump() << std::endl;
         return;
@@ -170,6 +176,11 @@ void inspect_command(const InspectArgs& a) {
         "whole model: %lld parameters in %zu tensors, %lld bytes of data (file %zu "
         "bytes)",
         (long long)file_params, file->tensors().size(), (long long)file_bytes, file->file_size());
+    if (const int64_t er = layout.rank(word_embeddings_prefix(c)); er > 0) {
+        std::printf("; word embeddings factored at rank %lld (%lld of %lld parameters)",
+                    (long long)er, (long long)(er * (c.vocab_size + c.embedding_dim())),
+                    (long long)(c.vocab_size * c.embedding_dim()));
+    }
     if (file_params != used_params) {
         std::printf("; %lld parameters unused by fwsvd (e.g. cls.* heads)",
                     (long long)(file_params - used_params));

@@ -308,6 +308,49 @@ TEST(Compress, CheckpointRoundTripAndReport) {
     EXPECT_THROW(compress_model(*loaded, nullptr, again), Error);
 }
 
+TEST(Compress, FactoredWordEmbeddings) {
+    FWSVD_REQUIRE_SHARED();
+    Golden g = load_golden("tiny-cls");
+    const ModelConfig& c = g.model->config();
+    const int64_t V = c.vocab_size, E = c.embedding_dim();
+    CompressOptions o;
+    o.method = "svd";
+    o.ranks = rank_of(4);
+    o.embedding_rank = 3;
+    CompressResult r = compress_model(*g.model, nullptr, o);
+    EXPECT_EQ(r.embeddings.rank, 3);
+    EXPECT_EQ(r.embeddings.params_before, V * E);
+    EXPECT_EQ(r.embeddings.params_after, 3 * (V + E));
+    EXPECT_GT(r.embeddings.rel_error, 0);
+    EXPECT_LT(r.embeddings.rel_error, 1);
+    const std::string word = word_embeddings_prefix(c);
+    EXPECT_EQ(r.layout.find(word + ".weight"), nullptr);
+    ASSERT_NE(r.layout.find(word + ".weight_a"), nullptr);
+    EXPECT_EQ(r.config.raw["low_rank"]["ranks"][word], 3);
+    int64_t n = 0;
+    for (const auto& e : r.layout.entries()) n += e.numel;
+    EXPECT_EQ(r.model_params_after, n);
+    EXPECT_EQ(compress_report_json(r)["word_embeddings"]["rank"], 3);
+
+    // Written and loaded back: the session's logits are the in-memory model's.
+    TempDir tmp;
+    save_checkpoint(tmp / "out", r.config, r.layout, r.flat.data<float>(), "");
+    auto loaded = Model::load(tmp / "out");
+    EXPECT_EQ(loaded->layout().options().ranks.at(word), 3);
+    Session a(loaded);
+    std::vector<float> la = a.logits(g.batch);
+    Activations acts;
+    auto mem = Model::from_flat(r.config, r.layout, r.flat);
+    model_forward(mem->params(), mem->layout(), g.batch, acts, ForwardOptions{});
+    EXPECT_LT(max_rel_diff(la.data(), acts.logits, la.size()), 1e-5);
+
+    // A rank that would not shrink the table: r (V + E) >= V E.
+    o.embedding_rank = V * E / (V + E) + 1;
+    EXPECT_THROW(compress_model(*g.model, nullptr, o), Error);
+    o.embedding_rank = V * E / (V + E);
+    EXPECT_NO_THROW(compress_model(*g.model, nullptr, o));
+}
+
 TEST(Compress, Refusals) {
     FWSVD_REQUIRE_SHARED();
     Golden g = load_golden("tiny-cls");

@@ -105,6 +105,18 @@ TEST(Session, FactoredModelMatchesTrainingForward) {
     expect_session_matches(random_model(c, ranks, 3), "factored head");
 }
 
+// Factored word embeddings: the session gathers codes [T, r] and multiplies by the second
+// factor, the training forward does the same through its own path.
+TEST(Session, FactoredWordEmbeddingsMatchTrainingForward) {
+    const ModelConfig c = small_config();
+    std::map<std::string, int64_t> ranks;
+    ranks[word_embeddings_prefix(c)] = 9;
+    expect_session_matches(random_model(c, ranks, 5), "word embeddings only");
+    ranks = varied_ranks(c, false);
+    ranks[word_embeddings_prefix(c)] = 4;
+    expect_session_matches(random_model(c, ranks, 6), "word embeddings and encoder");
+}
+
 TEST(Session, DenseModelMatchesTrainingForward) {
     for (const char* act : {"gelu", "gelu_new", "relu", "silu"}) {
         expect_session_matches(random_model(small_config(act), {}, 4), act);

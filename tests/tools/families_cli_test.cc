@@ -1,7 +1,8 @@
 // Every model family through every command, end to end: `fwsvd init --family F --preset tiny`
-// (with the family's golden tokenizer), then run, eval, fisher, compress --method fwsvd --rank 8,
-// finetune --epochs 1, inspect and bench; transformers' save_pretrained folders (the goldens) run
-// as they are; an unsupported family is refused naming the supported ones.
+// (with the family's golden tokenizer), then run, eval, fisher, compress --method fwsvd --rank 8
+// --embeddings 8 (factored word embeddings), finetune --epochs 1, inspect and bench; transformers'
+// save_pretrained folders (the goldens) run as they are; an unsupported family is refused naming
+// the supported ones.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -56,7 +57,7 @@ TEST_P(FamilyCli, InitRunEvalFisherCompressFinetuneInspectBench) {
                    "fisher"));
     const std::string small = (tmp / "fw8").string();
     ASSERT_TRUE(ok(run_tool("fwsvd", {"compress", model, "--method", "fwsvd", "--rank", "8",
-                                      "--fisher", fisher, "--out", small}),
+                                      "--embeddings", "8", "--fisher", fisher, "--out", small}),
                    "compress"));
     ASSERT_TRUE(
         ok(run_tool("fwsvd", {"finetune", small, "--data", (tmp / "train.tsv").string(), "--epochs",
@@ -70,6 +71,7 @@ TEST_P(FamilyCli, InitRunEvalFisherCompressFinetuneInspectBench) {
     const nlohmann::json j = nlohmann::json::parse(ins.out);
     EXPECT_EQ(j["encoder_linear"]["factored"].get<int64_t>(),
               j["encoder_linear"]["layers"].get<int64_t>());
+    EXPECT_EQ(j["word_embeddings"]["rank"], 8);
     if (family == "albert") {
         // One shared group: six matrices, each used by both layers, factored once.
         EXPECT_EQ(j["encoder_linear"]["layers"], 6);
