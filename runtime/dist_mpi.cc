@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
@@ -97,7 +98,6 @@ class MpiComm final : public Comm {
         const int N = size_;
         const size_t ranks = static_cast<size_t>(N);
         std::vector<int> counts(ranks), starts(ranks), rcounts(ranks), rstarts(ranks);
-        std::vector<T> recv, mine;
         for (int64_t off = 0; off < n; off += kPiece) {
             const int64_t len = std::min(kPiece, n - off);
             for (int c = 0; c < N; ++c) {
@@ -109,20 +109,24 @@ class MpiComm final : public Comm {
                 rcounts[size_t(r)] = part;
                 rstarts[size_t(r)] = r * part;
             }
-            recv.resize(size_t(part) * size_t(N));
-            mine.resize(size_t(part));
-            MPI_Alltoallv(data + off, counts.data(), starts.data(), mpi_type<T>(), recv.data(),
+            // Scratch kept between calls: fine-tuning reduces the same sizes every step.
+            const size_t need = (size_t(part) * ranks + size_t(part)) * sizeof(T);
+            if (scratch_.size() < need) scratch_.resize(need);
+            T* recv = reinterpret_cast<T*>(scratch_.data());
+            T* mine = recv + size_t(part) * ranks;
+            MPI_Alltoallv(data + off, counts.data(), starts.data(), mpi_type<T>(), recv,
                           rcounts.data(), rstarts.data(), mpi_type<T>(), MPI_COMM_WORLD);
             for (int i = 0; i < part; ++i) {
                 double s = double(recv[size_t(i)]);
                 for (int r = 1; r < N; ++r) s += double(recv[size_t(r) * size_t(part) + size_t(i)]);
                 mine[size_t(i)] = T(s);
             }
-            MPI_Allgatherv(mine.data(), part, mpi_type<T>(), data + off, counts.data(),
-                           starts.data(), mpi_type<T>(), MPI_COMM_WORLD);
+            MPI_Allgatherv(mine, part, mpi_type<T>(), data + off, counts.data(), starts.data(),
+                           mpi_type<T>(), MPI_COMM_WORLD);
         }
     }
 
+    std::vector<std::byte> scratch_;  // the parts of a reduction (operator new: aligned for double)
     int rank_ = 0, size_ = 1;
 };
 

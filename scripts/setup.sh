@@ -5,6 +5,7 @@ pkgs=(build-essential cmake pkg-config
       libdnnl-dev ocl-icd-opencl-dev opencl-c-headers
       libeigen3-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev libbenchmark-dev
+      libopenmpi-dev openmpi-bin  # optional for building: stats/fisher/finetune/eval under mpirun
       clang libclang-rt-14-dev python3)  # the fuzz targets (libFuzzer) and their seeding script
 if [ "${FWSVD_SETUP_PEERS:-0}" = 1 ]; then
     pkgs+=(python3-torch python3-onnx python3-numpy libopenblas0-pthread nodejs)
