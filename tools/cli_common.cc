@@ -182,6 +182,7 @@ std::vector<float> gather_rows(Comm& comm, const std::vector<float>& rows) {
     std::vector<float> all;
     for (const std::string& p : parts) {
         const size_t k = p.size() / sizeof(float);
+        if (k == 0) continue;  // memcpy may not take the null data() of an empty vector
         all.resize(all.size() + k);
         std::memcpy(all.data() + all.size() - k, p.data(), k * sizeof(float));
     }
@@ -191,7 +192,9 @@ std::vector<float> gather_rows(Comm& comm, const std::vector<float>& rows) {
 EncodedData gather_labels(Comm& comm, const EncodedData& local) {
     // One record per rank: examples, truncated, pairs, classes [examples], values [examples].
     std::string rec;
-    auto put = [&](const void* p, size_t bytes) { rec.append(static_cast<const char*>(p), bytes); };
+    auto put = [&](const void* p, size_t bytes) {
+        if (bytes > 0) rec.append(static_cast<const char*>(p), bytes);
+    };
     const int64_t head[3] = {int64_t(local.encodings.size()), local.truncated,
                              int64_t(local.pairs)};
     put(head, sizeof head);
@@ -208,7 +211,7 @@ EncodedData gather_labels(Comm& comm, const EncodedData& local) {
         size_t at = 0;
         auto get = [&](void* dst, size_t bytes) {
             FWSVD_CHECK(at + bytes <= p.size(), "internal: a short label record from a rank");
-            std::memcpy(dst, p.data() + at, bytes);
+            if (bytes > 0) std::memcpy(dst, p.data() + at, bytes);
             at += bytes;
         };
         int64_t h[3], c = 0, v = 0;
