@@ -113,23 +113,36 @@ std::vector<size_t> stats_sample(size_t n, int64_t examples, uint64_t seed) {
     return sample_indices(n, std::min(n, size_t(examples)), seed);
 }
 
+int64_t stats_batch_size(const Model& model, const StatsOptions& options) {
+    // Shared parameters: the Fisher source takes one example at a time (stats_sources.cc).
+    const bool fisher = (options.kinds & kStatFisher) != 0;
+    return fisher && model.layout().has_shared() ? 1 : options.batch_size;
+}
+
 Stats compute_stats(const Model& model, const EncodedData& data, const StatsOptions& options,
-                    Progress* progress) {
+                    Progress* progress, Comm* comm) {
     const auto t0 = std::chrono::steady_clock::now();
     const bool fisher = (options.kinds & kStatFisher) != 0;
+    const bool distributed = comm && comm->distributed();
     FWSVD_CHECK(options.kinds != 0, "no statistics asked for");
-    FWSVD_CHECK(!fisher || data.has_labels, data.source,
+    // A rank of a distributed pass may hold no examples (no labels either).
+    FWSVD_CHECK(!fisher || data.has_labels || (distributed && data.encodings.empty()), data.source,
                 ": the empirical Fisher needs labels (it uses the dataset's true labels)");
-    FWSVD_CHECK(!data.encodings.empty(), data.source, ": no examples");
+    FWSVD_CHECK(distributed || !data.encodings.empty(), data.source, ": no examples");
     FWSVD_CHECK(!fisher || model.has_classifier(),
                 "the model has no classifier head: Fisher needs a loss");
     FWSVD_CHECK(options.batch_size >= 1, "statistics batch size must be at least 1");
+    if (distributed) {
+        FWSVD_CHECK(options.examples <= 0, "internal: a distributed pass takes its sample whole");
+        if (!options.fisher_f64 && fisher) {
+            throw Error("internal: a distributed Fisher needs float64 sums", ErrorKind::internal);
+        }
+    }
     const ParamLayout& layout = model.layout();
     const std::vector<size_t> order =
         stats_sample(data.encodings.size(), options.examples, options.seed);
     const size_t n = order.size();
-    // Shared parameters: the Fisher source takes one example at a time (stats_sources.cc).
-    const size_t batch_size = fisher && layout.has_shared() ? 1 : size_t(options.batch_size);
+    const size_t batch_size = size_t(stats_batch_size(model, options));
 
     std::vector<std::unique_ptr<StatsSource>> sources = make_stats_sources(model, options);
     Activations acts;
@@ -149,11 +162,18 @@ Stats compute_stats(const Model& model, const EncodedData& data, const StatsOpti
         if (progress) progress->add(int64_t(end - begin));
     }
 
+    int64_t total = int64_t(n);
+    if (distributed) {
+        total = 0;
+        for (int64_t k : comm->allgather(int64_t(n))) total += k;
+        FWSVD_CHECK(total > 0, data.source, ": no examples on any rank");
+        for (auto& s : sources) s->reduce(*comm);
+    }
     Stats r;
-    r.examples = int64_t(n);
+    r.examples = total;
     r.seed = options.seed;
     r.model_checksum = model.checksum();
-    for (auto& s : sources) s->finish(r, int64_t(n));
+    for (auto& s : sources) s->finish(r, total);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return r;
 }

@@ -17,6 +17,7 @@
 
 #include "models/encoded_data.h"
 #include "models/model.h"
+#include "runtime/dist.h"
 #include "runtime/progress.h"
 #include "runtime/tensor.h"
 
@@ -37,6 +38,10 @@ struct StatsOptions {
     uint64_t seed = 0;        // sampling seed
     bool all_params = false;  // Fisher of every parameter (default: encoder linear weights only)
     int64_t batch_size = 16;  // examples per batched pass
+    // Fisher sums: false, float32 running sums (one process, the file fwsvd has always written);
+    // true, each batch's float32 sums added into float64 sums, which do not depend on how the
+    // batches are split between ranks (a distributed pass needs it).
+    bool fisher_f64 = false;
 };
 
 // One linear layer's statistics (pointers into a Stats; null where not collected).
@@ -74,10 +79,16 @@ std::string input_name(const ModelConfig& config, const std::string& prefix);
 // min(examples, n) of a seeded Fisher-Yates shuffle of 0..n-1 (the same on every platform).
 std::vector<size_t> stats_sample(size_t n, int64_t examples, uint64_t seed);
 
+// The batch size compute_stats uses: options.batch_size, or 1 for the Fisher of a model with
+// shared parameters.
+int64_t stats_batch_size(const Model& model, const StatsOptions& options);
+
 // Collects the statistics of `options.kinds` of `model` on `data` (eval mode: no dropout). The
-// Fisher needs labels.
+// Fisher needs labels. With a distributed comm, `data` is this rank's part of the examples, in
+// whole batches of stats_batch_size (block_shard), possibly none: the sums are reduced over the
+// ranks in rank order and every rank gets the statistics of all the examples.
 Stats compute_stats(const Model& model, const EncodedData& data, const StatsOptions& options,
-                    Progress* progress);
+                    Progress* progress, Comm* comm = nullptr);
 
 // Writes one tensor per statistic, atomically: Fisher tensors under their parameter's name, input
 // statistics under "input_abs_mean.NAME" / "input_cov.NAME"; metadata "examples", "seed",

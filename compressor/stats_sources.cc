@@ -23,11 +23,14 @@ bool is_fisher_target(const ParamEntry& e, bool all) {
 // one backward in per_example_squares mode. A layout with shared parameters needs each example's
 // gradient summed over the parameter's uses before squaring: its batches hold one example, whose
 // gradient a sum-mode backward writes into a scratch buffer that is then squared.
+// The sums are float32 running sums, or (f64) each batch's float32 sum added into float64 sums,
+// which do not depend on how the batches are split between ranks.
 class FisherSource final : public StatsSource {
   public:
-    FisherSource(const ParamLayout& layout, bool all)
-        : layout_(layout), all_(all), shared_(layout.has_shared()) {
+    FisherSource(const ParamLayout& layout, bool all, bool f64)
+        : layout_(layout), all_(all), shared_(layout.has_shared()), f64_(f64) {
         acc_ = Tensor::zeros({layout.total_floats()});
+        if (f64_) acc64_.assign(size_t(layout.total_floats()), 0.0);
         if (shared_) grad_ = Tensor::zeros({layout.total_floats()});
         float* base = (shared_ ? grad_ : acc_).data<float>();
         const auto& entries = layout.entries();
@@ -37,6 +40,52 @@ class FisherSource final : public StatsSource {
     }
 
     void add(const StatsBatch& b) override {
+        if (!f64_) {
+            add_to_acc(b);
+            return;
+        }
+        float* acc = acc_.data<float>();
+        for_targets([&](int64_t i0, int64_t i1) { std::fill(acc + i0, acc + i1, 0.0f); });
+        add_to_acc(b);
+        for_targets([&](int64_t i0, int64_t i1) {
+            for (int64_t i = i0; i < i1; ++i) acc64_[size_t(i)] += double(acc[i]);
+        });
+    }
+
+    void reduce(Comm& comm) override {
+        FWSVD_CHECK(f64_, "internal: a distributed Fisher needs float64 sums");
+        for_targets(
+            [&](int64_t i0, int64_t i1) { comm.allreduce_sum(acc64_.data() + i0, i1 - i0); });
+    }
+
+    void finish(Stats& out, int64_t examples) override {
+        const float inv_n = 1.0f / float(examples);
+        for (const auto& e : layout_.entries()) {
+            if (!is_fisher_target(e, all_)) continue;
+            Tensor t = Tensor::zeros(e.shape);
+            if (f64_) {
+                const double* src = acc64_.data() + e.offset;
+                for (int64_t i = 0; i < e.numel; ++i) {
+                    t.data<float>()[i] = float(src[i] / double(examples));
+                }
+            } else {
+                const float* src = acc_.data<float>() + e.offset;
+                for (int64_t i = 0; i < e.numel; ++i) t.data<float>()[i] = src[i] * inv_n;
+            }
+            out.fisher[e.name] = std::move(t);
+        }
+    }
+
+  private:
+    // f(begin, end) over the flat ranges of the parameters whose Fisher is collected.
+    template <typename F>
+    void for_targets(F&& f) const {
+        for (const auto& e : layout_.entries()) {
+            if (is_fisher_target(e, all_)) f(e.offset, e.offset + e.numel);
+        }
+    }
+
+    void add_to_acc(const StatsBatch& b) {
         // Each example's own loss: dloss = 1 per example.
         ones_.assign(size_t(b.batch.size()), 1.0f);
         if (!shared_) {
@@ -56,22 +105,13 @@ class FisherSource final : public StatsSource {
         }
     }
 
-    void finish(Stats& out, int64_t examples) override {
-        const float inv_n = 1.0f / float(examples);
-        for (const auto& e : layout_.entries()) {
-            if (!is_fisher_target(e, all_)) continue;
-            Tensor t = Tensor::zeros(e.shape);
-            const float* src = acc_.data<float>() + e.offset;
-            for (int64_t i = 0; i < e.numel; ++i) t.data<float>()[i] = src[i] * inv_n;
-            out.fisher[e.name] = std::move(t);
-        }
-    }
-
   private:
     const ParamLayout& layout_;
     bool all_;
     bool shared_;
-    Tensor acc_, grad_;
+    bool f64_;
+    Tensor acc_, grad_;          // [total_floats]: the sums (f32) or this batch's sums (f64)
+    std::vector<double> acc64_;  // [total_floats] with f64
     ModelParams grads_;
     BackwardWorkspace ws_;
     std::vector<float> ones_;
@@ -104,6 +144,16 @@ class InputSource final : public StatsSource {
                 const float* x = layer_input_rows(b.acts.layers[l], LayerInput(k));
                 accumulate(s, x, n);
             }
+        }
+    }
+
+    void reduce(Comm& comm) override {
+        for (Sums& s : sums_) {
+            comm.allreduce_sum(s.abs_sum.data(), int64_t(s.abs_sum.size()));
+            if (cov_) comm.allreduce_sum(s.cov_sum.data(), int64_t(s.cov_sum.size()));
+            int64_t rows = 0;
+            for (int64_t r : comm.allgather(s.rows)) rows += r;
+            s.rows = rows;
         }
     }
 
@@ -165,7 +215,8 @@ std::vector<std::unique_ptr<StatsSource>> make_stats_sources(const Model& model,
                                                              const StatsOptions& o) {
     std::vector<std::unique_ptr<StatsSource>> sources;
     if (o.kinds & kStatFisher) {
-        sources.push_back(std::make_unique<FisherSource>(model.layout(), o.all_params));
+        sources.push_back(
+            std::make_unique<FisherSource>(model.layout(), o.all_params, o.fisher_f64));
     }
     if (o.kinds & (kStatInputAbsMean | kStatInputCov)) {
         sources.push_back(

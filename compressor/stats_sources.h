@@ -8,6 +8,7 @@
 #include "compressor/stats.h"
 #include "models/activations.h"
 #include "models/backward.h"
+#include "runtime/dist.h"
 
 namespace fwsvd {
 
@@ -23,6 +24,8 @@ class StatsSource {
   public:
     virtual ~StatsSource() = default;
     virtual void add(const StatsBatch& b) = 0;
+    // Replaces the sums with their sums over the ranks of comm (a distributed pass).
+    virtual void reduce(Comm& comm) = 0;
     // Writes the means over `examples` examples into out.
     virtual void finish(Stats& out, int64_t examples) = 0;
 };

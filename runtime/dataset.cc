@@ -191,6 +191,8 @@ Dataset read_tsv(LineReader& reader, const std::string& path, const DataOptions&
     while (reader.next(&line)) {
         const std::string where = str_cat(path, ":", reader.line_no());
         if (line.empty()) continue;
+        const int64_t index = ds.total++;
+        if (opt.keep && !opt.keep(index)) continue;
         std::vector<std::string> cols = split_tabs(line);
         if (cols.size() != header.size()) {
             throw Error(str_cat(where, ": expected ", header.size(),
@@ -200,6 +202,7 @@ Dataset read_tsv(LineReader& reader, const std::string& path, const DataOptions&
         }
         Example ex;
         ex.line = reader.line_no();
+        ex.index = index;
         check_text(cols[text_idx[0]], where, text_names[0]);
         ex.text_a = cols[text_idx[0]];
         if (text_idx.size() == 2) {
@@ -241,12 +244,15 @@ Dataset read_jsonl(LineReader& reader, const std::string& path, const DataOption
     while (reader.next(&line)) {
         const std::string where = str_cat(path, ":", reader.line_no());
         if (is_blank(line)) continue;
+        const int64_t index = ds.total++;
+        if (opt.keep && !opt.keep(index)) continue;
         check_utf8(line, where);
         const nlohmann::json j = parse_json(line, where);
         FWSVD_CHECK(j.is_object(), where, ": each line must be a JSON object, found ",
                     json_brief(j));
         Example ex;
         ex.line = reader.line_no();
+        ex.index = index;
         if (j.contains("input_ids")) {
             ex.input_ids = read_id_array(j["input_ids"], where, "input_ids");
             FWSVD_CHECK(!ex.input_ids.empty(), where, ": 'input_ids' is empty");
@@ -341,7 +347,7 @@ Dataset read_dataset(std::istream& in, const std::string& source, DataFormat for
     }
     Dataset ds = format == DataFormat::jsonl ? read_jsonl(reader, source, options)
                                              : read_tsv(reader, source, options);
-    FWSVD_CHECK(!ds.examples.empty(), source, ": no examples");
+    FWSVD_CHECK(ds.total > 0, source, ": no examples");
     return ds;
 }
 
@@ -359,6 +365,12 @@ Dataset read_dataset(const std::string& path, const DataOptions& options) {
                     ErrorKind::io);
     }
     return read_dataset(in, path, format_from_name(path), options);
+}
+
+int64_t count_examples(const std::string& path, const DataOptions& options) {
+    DataOptions o = options;
+    o.keep = [](int64_t) { return false; };
+    return read_dataset(path, o).total;
 }
 
 }  // namespace fwsvd

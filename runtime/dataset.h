@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -27,12 +28,16 @@ struct Example {
     bool has_label = false;
     std::string label;  // as written in the file: an integer, a label name or a number
     int64_t line = 0;   // 1-based line in the file
+    int64_t index = 0;  // 0-based among the file's examples (blank lines are not examples)
 };
 
 struct DataOptions {
     std::vector<std::string> text_cols;  // empty: detect from the header
     std::string label_col;               // empty: detect
     bool require_label = false;          // every row must carry a label
+    // When set, only the examples whose index it accepts are parsed and kept (a shard of the
+    // file, read without holding the rest); the others are counted only.
+    std::function<bool(int64_t index)> keep;
 };
 
 struct Dataset {
@@ -40,6 +45,7 @@ struct Dataset {
     std::vector<Example> examples;
     std::string text_cols_used;  // e.g. "sentence1,sentence2", for reports
     std::string label_col_used;  // "" when the data has no labels
+    int64_t total = 0;           // examples in the file, kept or not
 };
 
 // Reads a .tsv or .jsonl file (by extension; anything else, standard input included, is sniffed:
@@ -53,6 +59,10 @@ enum class DataFormat { tsv, jsonl, sniff };
 // messages. The stream is read to its end; a read error is Error(io).
 Dataset read_dataset(std::istream& in, const std::string& source, DataFormat format,
                      const DataOptions& options);
+
+// The number of examples in a data file, read through without keeping any (the header of a TSV
+// is checked, the rows are not).
+int64_t count_examples(const std::string& path, const DataOptions& options);
 
 // Lines longer than this are refused (a sentence pair is a few KB; 16 MB is clearly not text).
 inline constexpr size_t kMaxDataLine = size_t(16) << 20;

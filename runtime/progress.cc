@@ -4,12 +4,17 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 namespace fwsvd {
 
 Progress::Progress(std::string label, int64_t total, std::string unit)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total) {
-    enabled_ = isatty(STDERR_FILENO) && !std::getenv("FWSVD_NO_PROGRESS");
+    // FWSVD_PROGRESS=1 draws on a pipe too: under mpirun a rank's stderr is one, forwarded to
+    // the terminal by mpirun.
+    const char* force = std::getenv("FWSVD_PROGRESS");
+    enabled_ = (isatty(STDERR_FILENO) || (force && std::string(force) == "1")) &&
+               !std::getenv("FWSVD_NO_PROGRESS");
     start_ = last_draw_ = std::chrono::steady_clock::now();
     if (enabled_) draw(true);
 }

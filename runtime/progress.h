@@ -8,8 +8,8 @@ namespace fwsvd {
 
 class Progress {
   public:
-    // total <= 0: unknown total (shows a count). Disabled when stderr is not a terminal or
-    // FWSVD_NO_PROGRESS is set.
+    // total <= 0: unknown total (shows a count). Disabled when stderr is not a terminal (unless
+    // FWSVD_PROGRESS=1) or FWSVD_NO_PROGRESS is set.
     Progress(std::string label, int64_t total, std::string unit = "ex");
     ~Progress();
     Progress(const Progress&) = delete;

@@ -5,6 +5,7 @@ pkgs=(build-essential cmake pkg-config
       libdnnl-dev ocl-icd-opencl-dev opencl-c-headers
       libeigen3-dev libsentencepiece-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev libbenchmark-dev
+      libopenmpi-dev openmpi-bin  # optional for building: stats/fisher/finetune/eval under mpirun
       # the fuzz targets (libFuzzer, clang's OpenMP) and their seeding script
       clang libclang-rt-14-dev libomp-dev python3)
 if [ "${FWSVD_SETUP_PEERS:-0}" = 1 ]; then

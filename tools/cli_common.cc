@@ -1,6 +1,7 @@
 #include "tools/cli_common.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <new>
@@ -14,23 +15,36 @@ int exit_code(ErrorKind kind) {
     return int(kind);
 }
 
+namespace {
+
+// "fwsvd: error: MESSAGE", with the rank when the job has several processes; a failing rank ends
+// them all (they may be blocked in a collective that waits for it).
+int fail(const char* what, const std::string& message, ErrorKind kind) {
+    Comm& comm = world_comm();
+    if (!comm.distributed()) {
+        std::cerr << "fwsvd: " << what << ": " << message << "\n";
+        return exit_code(kind);
+    }
+    std::cerr << "fwsvd: " << what << ": " << comm.where() << ": " << message << std::endl;
+    comm.abort(exit_code(kind));
+    return exit_code(kind);  // not reached: abort ends the process
+}
+
+}  // namespace
+
 int guarded(const std::function<void()>& body) {
     try {
         body();
         return 0;
     } catch (const Error& e) {
-        std::cerr << "fwsvd: error: " << e.what() << "\n";
-        return exit_code(e.kind());
+        return fail("error", e.what(), e.kind());
     } catch (const std::bad_alloc&) {
-        std::cerr << "fwsvd: error: out of memory\n";
-        return exit_code(ErrorKind::io);
+        return fail("error", "out of memory", ErrorKind::io);
     } catch (const std::filesystem::filesystem_error& e) {
         // The system refused (permission, I/O): what() names the path(s).
-        std::cerr << "fwsvd: error: " << e.what() << "\n";
-        return exit_code(ErrorKind::io);
+        return fail("error", e.what(), ErrorKind::io);
     } catch (const std::exception& e) {
-        std::cerr << "fwsvd: internal error: " << e.what() << "\n";
-        return exit_code(ErrorKind::internal);
+        return fail("internal error", e.what(), ErrorKind::internal);
     }
 }
 
@@ -132,6 +146,89 @@ void check_output_file(const std::string& path) {
         throw Error(str_cat(path, ": the output's folder ", parent.string(), " does not exist"),
                     ErrorKind::usage);
     }
+}
+
+Dataset read_examples(const std::string& path, const DataOptions& options,
+                      const std::vector<int64_t>& indices) {
+    DataOptions o = options;
+    // Indices ascend: a cursor into them decides each example in one step.
+    size_t next = 0;
+    o.keep = [&](int64_t index) {
+        while (next < indices.size() && indices[next] < index) ++next;
+        return next < indices.size() && indices[next] == index;
+    };
+    Dataset ds = read_dataset(path, o);
+    FWSVD_CHECK(ds.examples.size() == indices.size(), path, ": has ", ds.total,
+                " examples, fewer than the ", indices.back() + 1, " expected");
+    return ds;
+}
+
+int64_t count_examples_on_all_ranks(Comm& comm, const std::string& path,
+                                    const DataOptions& options) {
+    if (path == "-") {
+        throw Error(
+            "--data -: standard input reaches one rank only; give a file every rank can read",
+            ErrorKind::usage);
+    }
+    const int64_t n = count_examples(path, options);
+    check_same_on_all_ranks(comm, n, str_cat("the number of examples in ", path));
+    return n;
+}
+
+std::vector<float> gather_rows(Comm& comm, const std::vector<float>& rows) {
+    std::vector<std::string> parts = comm.gather(
+        std::string_view(reinterpret_cast<const char*>(rows.data()), rows.size() * sizeof(float)),
+        0);
+    std::vector<float> all;
+    for (const std::string& p : parts) {
+        const size_t k = p.size() / sizeof(float);
+        if (k == 0) continue;  // memcpy may not take the null data() of an empty vector
+        all.resize(all.size() + k);
+        std::memcpy(all.data() + all.size() - k, p.data(), k * sizeof(float));
+    }
+    return all;
+}
+
+EncodedData gather_labels(Comm& comm, const EncodedData& local) {
+    // One record per rank: examples, truncated, pairs, classes [examples], values [examples].
+    std::string rec;
+    auto put = [&](const void* p, size_t bytes) {
+        if (bytes > 0) rec.append(static_cast<const char*>(p), bytes);
+    };
+    const int64_t head[3] = {int64_t(local.encodings.size()), local.truncated,
+                             int64_t(local.pairs)};
+    put(head, sizeof head);
+    const int64_t nc = int64_t(local.targets.classes.size());
+    const int64_t nv = int64_t(local.targets.values.size());
+    put(&nc, sizeof nc);
+    put(local.targets.classes.data(), size_t(nc) * sizeof(int32_t));
+    put(&nv, sizeof nv);
+    put(local.targets.values.data(), size_t(nv) * sizeof(float));
+    EncodedData all;
+    all.source = local.source;
+    all.has_labels = true;
+    for (const std::string& p : comm.gather(rec, 0)) {
+        size_t at = 0;
+        auto get = [&](void* dst, size_t bytes) {
+            FWSVD_CHECK(at + bytes <= p.size(), "internal: a short label record from a rank");
+            if (bytes > 0) std::memcpy(dst, p.data() + at, bytes);
+            at += bytes;
+        };
+        int64_t h[3], c = 0, v = 0;
+        get(h, sizeof h);
+        all.encodings.resize(all.encodings.size() + size_t(h[0]));
+        all.truncated += h[1];
+        all.pairs = all.pairs || h[2] != 0;
+        get(&c, sizeof c);
+        const size_t c0 = all.targets.classes.size();
+        all.targets.classes.resize(c0 + size_t(c));
+        get(all.targets.classes.data() + c0, size_t(c) * sizeof(int32_t));
+        get(&v, sizeof v);
+        const size_t v0 = all.targets.values.size();
+        all.targets.values.resize(v0 + size_t(v));
+        get(all.targets.values.data() + v0, size_t(v) * sizeof(float));
+    }
+    return all;
 }
 
 std::string label_name(const ModelConfig& config, int64_t k) {

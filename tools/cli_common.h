@@ -10,6 +10,7 @@
 #include "app/task.h"
 #include "models/model.h"
 #include "models/packed_model.h"
+#include "runtime/dist.h"
 #include "runtime/error.h"
 #include "runtime/tokenizer.h"
 
@@ -18,6 +19,8 @@ namespace fwsvd::cli {
 // Exit codes: 0 success, 1 invalid input, 2 usage, 3 I/O, 4 internal error, 130 interrupted.
 int exit_code(ErrorKind kind);
 // Runs body, printing "fwsvd: error: MESSAGE" to stderr and returning the exit code on failure.
+// A process of several (mpirun) names its rank in the message and ends the whole job with the
+// exit code (MPI_Abort): the other ranks may be waiting for it in a collective.
 int guarded(const std::function<void()>& body);
 // Makes CLI11's parse errors (unknown flag, bad value) print "fwsvd: error: MESSAGE" too.
 void set_error_format(CLI::App* app);
@@ -67,6 +70,24 @@ void check_output_file(const std::string& path);
 
 // The label name of class id k (id2label).
 std::string label_name(const ModelConfig& config, int64_t k);
+
+// Several processes (mpirun): this process's part of the work and what is shared.
+
+// Reads the examples whose indices in the file are `indices` (ascending): the others are counted
+// but neither parsed nor held. Error naming the file when it has fewer examples than asked for.
+Dataset read_examples(const std::string& path, const DataOptions& options,
+                      const std::vector<int64_t>& indices);
+// The number of examples in `path` as every rank of comm counts it: Error when a rank counts a
+// different number (it sees another file), or when the data is standard input, which only one
+// rank can read.
+int64_t count_examples_on_all_ranks(Comm& comm, const std::string& path,
+                                    const DataOptions& options);
+// Logits [n, C] of all the examples on rank 0 (empty elsewhere) from each rank's logits of its
+// consecutive part, gathered in rank order.
+std::vector<float> gather_rows(Comm& comm, const std::vector<float>& rows);
+// Labelled data of all the ranks' examples on rank 0 (their targets, pairs, truncated count and
+// example count: enough for primary_metric and evaluate; the token ids stay on their ranks).
+EncodedData gather_labels(Comm& comm, const EncodedData& local);
 
 // Registers `run` on app (as a subcommand of fwsvd, or as the whole of fwsvd-run).
 void setup_run(CLI::App* app);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/atomic_file.h"
+#include "runtime/dist.h"
 #include "runtime/error.h"
 #include "runtime/safetensors.h"
 #include "tools/cli_common.h"
@@ -41,10 +42,21 @@ void eval_command(const EvalArgs& a) {
     }
     LoadedModel m = load_model_and_tokenizer(a.model_dir);
     const ModelConfig& c = m.model->config();
-    Dataset ds = read_dataset(a.data_file, a.data.options(true));
+    Comm& comm = world_comm();
+    Dataset ds;
+    if (comm.distributed()) {
+        // Each rank reads, encodes and runs a consecutive part of the file; rank 0 scores the
+        // gathered logits.
+        const int64_t n = count_examples_on_all_ranks(comm, a.data_file, a.data.options(true));
+        const auto [begin, end] = block_shard(n, 1, comm.rank(), comm.size());
+        std::vector<int64_t> indices(size_t(end - begin));
+        for (int64_t i = begin; i < end; ++i) indices[size_t(i - begin)] = i;
+        ds = read_examples(a.data_file, a.data.options(true), indices);
+    } else {
+        ds = read_dataset(a.data_file, a.data.options(true));
+    }
     const int64_t max_len = a.data.max_len_for(c);
     EncodedData data = m.encode(ds, max_len, true);
-    const std::string metric = primary_metric(c, data, a.metric);
 
     Session session(m.model, a.run.packed());
     std::vector<float> logits;
@@ -52,8 +64,14 @@ void eval_command(const EvalArgs& a) {
     {
         Progress progress("eval", int64_t(data.encodings.size()));
         logits = predict_logits(session, data, a.run.batch_size, &progress);
+        if (comm.distributed()) {
+            logits = gather_rows(comm, logits);
+            data = gather_labels(comm, data);
+        }
         seconds = progress.elapsed_s();
     }
+    if (comm.rank() != 0) return;
+    const std::string metric = primary_metric(c, data, a.metric);
     EvalResult r = evaluate(c, data, logits.data(), metric);
 
     if (!a.dump_logits.empty()) {

@@ -1,8 +1,10 @@
 // fwsvd finetune: train a classifier (dense or factored) with AdamW and write an HF checkpoint.
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "kernels/splitmix.h"
 #include "runtime/atomic_file.h"
 #include "runtime/parallel.h"
 #include "tools/cli_common.h"
@@ -25,20 +27,66 @@ struct FinetuneArgs {
     int threads = 0;
 };
 
+// Examples [begin, end) of data.
+EncodedData slice(const EncodedData& data, int64_t begin, int64_t end) {
+    EncodedData s;
+    s.source = data.source;
+    s.has_labels = data.has_labels;
+    s.pairs = data.pairs;
+    s.encodings.assign(data.encodings.begin() + begin, data.encodings.begin() + end);
+    s.lines.assign(data.lines.begin() + begin, data.lines.begin() + end);
+    auto part = [&](const auto& v) {
+        return v.empty() ? std::decay_t<decltype(v)>()
+                         : std::decay_t<decltype(v)>(v.begin() + begin, v.begin() + end);
+    };
+    s.targets.classes = part(data.targets.classes);
+    s.targets.values = part(data.targets.values);
+    return s;
+}
+
+// A hash of the examples' ids and targets: every rank must train on the same data.
+uint64_t data_hash(const EncodedData& d) {
+    uint64_t h = d.encodings.size();
+    for (const auto& e : d.encodings) {
+        for (int32_t id : e.ids) h = kernels::splitmix64_derive(h, uint64_t(uint32_t(id)));
+        for (int32_t t : e.type_ids) h = kernels::splitmix64_derive(h, uint64_t(uint32_t(t)));
+    }
+    for (int32_t c : d.targets.classes) h = kernels::splitmix64_derive(h, uint64_t(uint32_t(c)));
+    for (float v : d.targets.values) {
+        uint32_t bits = 0;
+        std::memcpy(&bits, &v, sizeof bits);
+        h = kernels::splitmix64_derive(h, bits);
+    }
+    return h;
+}
+
+// Every rank reads the whole file (each step's batch is drawn from all of it); they must agree.
+EncodedData read_on_every_rank(Comm& comm, const LoadedModel& m, const std::string& path,
+                               const FinetuneArgs& a, const ModelConfig& config) {
+    if (comm.distributed()) count_examples_on_all_ranks(comm, path, a.data.options(true));
+    Dataset ds = read_dataset(path, a.data.options(true));
+    EncodedData data = m.encode(ds, a.data.max_len, true, &config);
+    if (comm.distributed()) {
+        check_same_on_all_ranks(comm, int64_t(data_hash(data)),
+                                str_cat("the encoded examples of ", path, " (their hash)"));
+    }
+    return data;
+}
+
 void finetune_command(FinetuneArgs& a) {
     set_num_threads(a.threads);
+    Comm& comm = world_comm();
     check_output_distinct(a.out, {a.model_dir, a.train_file, a.dev_file});
     ModelLoadOptions lo;
     lo.require_classifier = false;
     LoadedModel m = load_model_and_tokenizer(a.model_dir, lo);
     TrainableModel tm = make_trainable(*m.model, a.num_labels, a.opt.seed);
-    Dataset train_ds = read_dataset(a.train_file, a.data.options(true));
-    EncodedData train = m.encode(train_ds, a.data.max_len, true, &tm.config);
+    EncodedData train = read_on_every_rank(comm, m, a.train_file, a, tm.config);
     std::unique_ptr<EncodedData> dev;
     if (!a.dev_file.empty()) {
-        Dataset dev_ds = read_dataset(a.dev_file, a.data.options(true));
-        dev = std::make_unique<EncodedData>(m.encode(dev_ds, a.data.max_len, true, &tm.config));
+        dev = std::make_unique<EncodedData>(read_on_every_rank(comm, m, a.dev_file, a, tm.config));
     }
+    const bool root = comm.rank() == 0;
 
     std::unique_ptr<Progress> bar;
     double loss_avg = 0;
@@ -59,7 +107,7 @@ void finetune_command(FinetuneArgs& a) {
     };
     cb.epoch_end = [&](const EpochReport& r) {
         bar->finish();
-        if (!a.json) {
+        if (!a.json && root) {
             std::printf("epoch %lld: train loss %.4f (first steps %.4f, last steps %.4f)",
                         (long long)r.epoch, r.train_loss, r.first_loss, r.last_loss);
             if (dev)
@@ -72,12 +120,23 @@ void finetune_command(FinetuneArgs& a) {
     if (dev) {
         const std::string metric = primary_metric(tm.config, *dev, a.metric);
         cb.evaluate_dev = [&](Session& session) {
-            std::vector<float> logits = predict_logits(session, *dev, 64, nullptr);
+            if (!comm.distributed()) {
+                std::vector<float> logits = predict_logits(session, *dev, 64, nullptr);
+                EvalResult r = evaluate(tm.config, *dev, logits.data(), metric);
+                return DevScore{r.value, r.metrics};
+            }
+            // Each rank scores a consecutive part; rank 0 the gathered logits.
+            const auto [begin, end] =
+                block_shard(int64_t(dev->encodings.size()), 1, comm.rank(), comm.size());
+            std::vector<float> logits =
+                gather_rows(comm, predict_logits(session, slice(*dev, begin, end), 64, nullptr));
+            if (!root) return DevScore{};
             EvalResult r = evaluate(tm.config, *dev, logits.data(), metric);
             return DevScore{r.value, r.metrics};
         };
     }
-    std::vector<EpochReport> reports = finetune(tm, train, a.opt, cb);
+    std::vector<EpochReport> reports = finetune(tm, train, a.opt, cb, &comm);
+    if (!root) return;
 
     nlohmann::ordered_json j;
     j["source_model"] = a.model_dir;
@@ -92,6 +151,7 @@ void finetune_command(FinetuneArgs& a) {
     j["seed"] = a.opt.seed;
     j["max_len"] = a.data.max_len;
     j["threads"] = num_threads();
+    if (comm.distributed()) j["ranks"] = comm.size();
     if (dev) j["dev_metric"] = primary_metric(tm.config, *dev, a.metric);
     nlohmann::ordered_json eps = nlohmann::ordered_json::array();
     for (const auto& r : reports) {

@@ -1,7 +1,9 @@
 // fwsvd stats: the statistics compression methods read (compressor/stats.h) of a model on
 // calibration data: the empirical Fisher, and each linear layer's input mean |x| and E[x xᵀ].
 // fwsvd fisher is the same command with the Fisher only (the file it has always written).
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "compressor/stats.h"
@@ -23,39 +25,76 @@ struct StatsArgs {
     bool all = false;
     bool json = false;
     int64_t batch = 16;
+    std::string sums;  // --fisher-sums: "", f32 or f64
     DataFlags data;
     int threads = 0;
 };
 
+// The sample of the data file (stats_sample's order) that this rank takes: all of it in one
+// process; with several, whole batches of it (block_shard), read without the rest of the file.
+Dataset read_sample(const StatsArgs& a, const DataOptions& options, const Model& model,
+                    const StatsOptions& so, Comm& comm) {
+    if (!comm.distributed()) {
+        Dataset ds = read_dataset(a.data_file, options);
+        // Tokenize only the sample, in the order compute_stats would take it from the whole file.
+        Dataset sample = ds;
+        sample.examples.clear();
+        for (size_t i : stats_sample(ds.examples.size(), a.examples, a.seed)) {
+            sample.examples.push_back(ds.examples[i]);
+        }
+        return sample;
+    }
+    const int64_t n = count_examples_on_all_ranks(comm, a.data_file, options);
+    const std::vector<size_t> order = stats_sample(size_t(n), a.examples, a.seed);
+    const auto [begin, end] =
+        block_shard(int64_t(order.size()), stats_batch_size(model, so), comm.rank(), comm.size());
+    std::vector<int64_t> indices(order.begin() + begin, order.begin() + end);
+    std::sort(indices.begin(), indices.end());
+    Dataset ds = read_examples(a.data_file, options, indices);
+    // ds holds them in file order; the sample takes them in `order`.
+    Dataset sample = ds;
+    sample.examples.clear();
+    for (int64_t i = begin; i < end; ++i) {
+        const auto it = std::lower_bound(indices.begin(), indices.end(), int64_t(order[size_t(i)]));
+        sample.examples.push_back(ds.examples[size_t(it - indices.begin())]);
+    }
+    return sample;
+}
+
 void stats_command(const StatsArgs& a) {
     set_num_threads(a.threads);
+    Comm& comm = world_comm();
     const unsigned kinds = parse_stat_kinds(a.kinds);
+    if (a.sums == "f32" && comm.distributed()) {
+        throw Error(
+            "--fisher-sums f32: float32 running sums are one process's; several add "
+            "float64 sums (f64)",
+            ErrorKind::usage);
+    }
     check_output_distinct(a.out, {a.model_dir, a.data_file});
     LoadedModel m = load_model_and_tokenizer(a.model_dir);
     const bool labels = (kinds & kStatFisher) != 0;
-    Dataset ds = read_dataset(a.data_file, a.data.options(labels));
-    // Tokenize only the sample, in the order compute_stats would take it from the whole file.
-    Dataset sample = ds;
-    sample.examples.clear();
-    for (size_t i : stats_sample(ds.examples.size(), a.examples, a.seed)) {
-        sample.examples.push_back(ds.examples[i]);
-    }
-    EncodedData data = m.encode(sample, a.data.max_len, labels);
     StatsOptions so;
     so.kinds = kinds;
     so.seed = a.seed;
     so.all_params = a.all;
     so.batch_size = a.batch;
+    so.fisher_f64 = a.sums == "f64" || comm.distributed();
+    Dataset sample = read_sample(a, a.data.options(labels), *m.model, so, comm);
+    EncodedData data = m.encode(sample, a.data.max_len, labels);
     Stats s;
     {
         Progress progress("stats", int64_t(data.encodings.size()));
-        s = compute_stats(*m.model, data, so, &progress);
+        s = compute_stats(*m.model, data, so, &progress, &comm);
     }
-    save_stats(a.out, s,
-               {{"model", a.model_dir},
-                {"data", a.data_file},
-                {"max_len", std::to_string(a.data.max_len)},
-                {"params", a.all ? "all" : "encoder_linear"}});
+    if (comm.rank() != 0) return;
+    std::map<std::string, std::string> meta = {{"model", a.model_dir},
+                                               {"data", a.data_file},
+                                               {"max_len", std::to_string(a.data.max_len)},
+                                               {"params", a.all ? "all" : "encoder_linear"}};
+    if (so.fisher_f64 && labels) meta["fisher_sums"] = "f64";
+    if (comm.distributed()) meta["ranks"] = std::to_string(comm.size());
+    save_stats(a.out, s, meta);
     const double rate = s.seconds > 0 ? double(s.examples) / s.seconds : 0;
     const size_t tensors = s.fisher.size() + s.input_abs_mean.size() + s.input_cov.size();
     if (a.json) {
@@ -67,13 +106,16 @@ void stats_command(const StatsArgs& a) {
         j["seconds"] = s.seconds;
         j["examples_per_second"] = rate;
         j["threads"] = num_threads();
+        if (comm.distributed()) j["ranks"] = comm.size();
         j["model_checksum"] = s.model_checksum;
         std::printf("%s\n", j.dump().c_str());
     } else {
+        const std::string ranks =
+            comm.distributed() ? str_cat(" x ", comm.size(), " ranks") : std::string();
         std::printf(
-            "wrote %s: %s, %zu tensors from %lld examples in %.1f s (%.1f ex/s, %d threads)\n",
+            "wrote %s: %s, %zu tensors from %lld examples in %.1f s (%.1f ex/s, %d threads%s)\n",
             a.out.c_str(), stat_kinds_str(s.kinds()).c_str(), tensors, (long long)s.examples,
-            s.seconds, rate, num_threads());
+            s.seconds, rate, num_threads(), ranks.c_str());
     }
 }
 
@@ -111,6 +153,11 @@ void setup(CLI::App* app, bool fisher_only) {
                     "Examples per batched pass")
         ->capture_default_str()
         ->check(CLI::Range(int64_t(1), int64_t(4096)));
+    sub->add_option("--fisher-sums", a->sums,
+                    "Fisher sums: f32 (float32 running sums: the default in one process) or f64 "
+                    "(each batch's sums added in float64: always under mpirun with several ranks, "
+                    "whose result this reproduces in one process)")
+        ->check(CLI::IsMember({"f32", "f64"}));
     sub->add_flag("--json", a->json, "Print a JSON summary");
     sub->add_option("--threads", a->threads, "Threads (default: all cores)")
         ->check(CLI::Range(0, 1024));

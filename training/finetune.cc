@@ -75,7 +75,9 @@ TrainableModel make_trainable(const Model& model, int64_t num_labels, uint64_t s
 }
 
 std::vector<EpochReport> finetune(TrainableModel& tm, const EncodedData& train,
-                                  const FinetuneOptions& o, const FinetuneCallbacks& cb) {
+                                  const FinetuneOptions& o, const FinetuneCallbacks& cb,
+                                  Comm* comm) {
+    const bool distributed = comm && comm->distributed();
     FWSVD_CHECK(train.has_labels && !train.encodings.empty(), train.source,
                 ": fine-tuning needs labelled examples");
     FWSVD_CHECK(o.epochs >= 1 && o.batch >= 1 && o.lr > 0, "invalid fine-tuning options");
@@ -114,23 +116,42 @@ std::vector<EpochReport> finetune(TrainableModel& tm, const EncodedData& train,
         for (int64_t s = 0; s < epoch_steps; ++s, ++step) {
             const size_t begin = size_t(s) * size_t(o.batch);
             const size_t end = std::min(n, begin + size_t(o.batch));
-            fill_batch(batch, train, order, begin, end);
-            batch.validate(tm.config, train.source.c_str());
-            fill_targets(targets, train, order, begin, end);
+            // This rank's part [lo, hi) of the batch (all of it in one process).
+            size_t lo = begin, hi = end;
+            if (distributed) {
+                const size_t m = end - begin;
+                lo = begin + m * size_t(comm->rank()) / size_t(comm->size());
+                hi = begin + m * size_t(comm->rank() + 1) / size_t(comm->size());
+            }
             ForwardOptions fo;
             fo.dropout = true;
             fo.seed = splitmix64_derive(o.seed, 1000003ull + uint64_t(step));
-            model_forward(params, layout, batch, acts, fo);
-            const double loss = model_loss(layout, acts, targets);
+            if (distributed) fo.seed = splitmix64_derive(fo.seed, 1 + uint64_t(lo - begin));
             parallel_for(total_floats, 1 << 16, [&](int64_t b, int64_t e) {
                 std::fill(grad.data<float>() + b, grad.data<float>() + e, 0.0f);
             });
-            dloss.assign(end - begin, 1.0f / float(end - begin));
-            model_backward(grads, params, layout, batch, acts, targets, dloss.data(), GradMode::sum,
-                           ws);
+            double loss = 0;
+            if (hi > lo) {
+                fill_batch(batch, train, order, lo, hi);
+                batch.validate(tm.config, train.source.c_str());
+                fill_targets(targets, train, order, lo, hi);
+                model_forward(params, layout, batch, acts, fo);
+                loss = model_loss(layout, acts, targets);
+                // The gradient of the mean loss over the whole batch, of which this is a part.
+                dloss.assign(hi - lo, 1.0f / float(end - begin));
+                model_backward(grads, params, layout, batch, acts, targets, dloss.data(),
+                               GradMode::sum, ws);
+            }
+            if (distributed) {
+                comm->allreduce_sum(grad.data<float>(), total_floats);
+                double part = loss * double(hi - lo) / double(end - begin);
+                comm->allreduce_sum(&part, 1);
+                loss = part;
+            }
             if (o.max_grad_norm > 0) {
-                const double norm =
-                    std::sqrt(kernels::sum_squares(grad.data<float>(), total_floats));
+                double norm = std::sqrt(kernels::sum_squares(grad.data<float>(), total_floats));
+                // Rank 0's norm: the same clipping on every rank whatever their thread counts.
+                if (distributed) comm->broadcast(&norm, sizeof norm, 0);
                 if (norm > o.max_grad_norm) {
                     kernels::scale(grad.data<float>(), total_floats,
                                    float(o.max_grad_norm / (norm + 1e-6)));
@@ -172,6 +193,22 @@ std::vector<EpochReport> finetune(TrainableModel& tm, const EncodedData& train,
         rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (cb.epoch_end) cb.epoch_end(rep);
         reports.push_back(rep);
+    }
+    if (distributed) {
+        // Every rank took the same steps from the same sums: weights and moments must agree.
+        uint64_t h = 0;
+        for (const Tensor* t : {&tm.flat, &m1, &m2}) {
+            const auto* w = reinterpret_cast<const uint32_t*>(t->data<float>());
+            for (int64_t i = 0; i < total_floats; ++i) h = splitmix64_derive(h, w[i]);
+        }
+        const std::vector<int64_t> all = comm->allgather(int64_t(h));
+        for (size_t r = 1; r < all.size(); ++r) {
+            if (all[r] != all[0]) {
+                throw Error(str_cat("internal: the weights or optimizer state of rank ", r,
+                                    " differ from rank 0's after fine-tuning"),
+                            ErrorKind::internal);
+            }
+        }
     }
     return reports;
 }

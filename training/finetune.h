@@ -13,6 +13,7 @@
 #include "models/encoded_data.h"
 #include "models/model.h"
 #include "models/session.h"
+#include "runtime/dist.h"
 
 namespace fwsvd {
 
@@ -70,9 +71,15 @@ struct FinetuneCallbacks {
 };
 
 // Trains in place. Returns one report per epoch.
+// Data-parallel with a distributed comm: every rank holds all of `train` and the same model;
+// each step's batch is split into consecutive parts, one per rank, whose gradients are summed
+// over the ranks (in rank order) before the same clipping and AdamW step on every rank, so the
+// ranks keep identical weights and optimizer state (checked at the end). With dropout off this
+// is the one-process step up to the order of float sums; dropout draws differ, as each rank
+// draws its own masks (seeded by step and by where its part starts in the batch).
 std::vector<EpochReport> finetune(TrainableModel& model, const EncodedData& train,
                                   const FinetuneOptions& options,
-                                  const FinetuneCallbacks& callbacks = {});
+                                  const FinetuneCallbacks& callbacks = {}, Comm* comm = nullptr);
 
 // The learning rate of step t (0-based) of total with `warmup` warm-up steps: linear warm-up
 // from 0, then linear decay to 0 (transformers' get_linear_schedule_with_warmup).

@@ -200,6 +200,27 @@ TEST_P(InputStats, MeanAbsAndCovarianceOfEachLayerInput) {
 
 INSTANTIATE_TEST_SUITE_P(Families, InputStats, ::testing::Values("bert", "albert", "electra"));
 
+// Float64 sums of per-batch float32 sums (what several ranks use) against float32 running sums
+// (one process's default): the same statistic up to float32 rounding.
+TEST(Fisher, Float64SumsAgreeWithFloat32RunningSums) {
+    FWSVD_REQUIRE_SHARED();
+    Golden g = load_golden("tiny-cls");
+    EncodedData d = golden_data(g);
+    StatsOptions o;
+    o.all_params = true;
+    o.batch_size = 2;
+    Stats f32 = compute_stats(*g.model, d, o, nullptr);
+    o.fisher_f64 = true;
+    Stats f64 = compute_stats(*g.model, d, o, nullptr);
+    ASSERT_EQ(f32.fisher.size(), f64.fisher.size());
+    for (const auto& [name, t] : f32.fisher) {
+        const Tensor& u = f64.fisher.at(name);
+        ASSERT_EQ(t.numel(), u.numel());
+        EXPECT_LE(max_rel_diff(u.data<float>(), t.data<float>(), size_t(t.numel())), 1e-6) << name;
+    }
+    EXPECT_EQ(f64.examples, f32.examples);
+}
+
 TEST(Fisher, DefaultTargetsAreTheEncoderLinearWeights) {
     FWSVD_REQUIRE_SHARED();
     Golden g = load_golden("tiny-cls");
