@@ -19,6 +19,7 @@
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
 #include "kernels/packed_matmul.h"
+#include "kernels/quantize.h"
 #include "kernels/softmax.h"
 
 namespace fwsvd::bench {
@@ -429,6 +430,43 @@ KernelCall bench_f32_to_bf16(const k::KernelTable& t) {  // a [128, 3072] activa
     auto in = std::make_shared<std::vector<float>>(normal(n, 1.0f, 1));
     auto out = std::make_shared<std::vector<uint16_t>>(size_t(n));
     return {[f = t.f32_to_bf16, in, out, n] { f(out->data(), in->data(), n); }, n};
+}
+
+KernelCall bench_min_max(const k::KernelTable& t) {  // a [128, 768] GEMM input
+    const int64_t n = 128 * 768;
+    auto in = std::make_shared<std::vector<float>>(normal(n, 1.0f, 1));
+    return {[f = t.min_max, in, n] {
+                float lo = 0, hi = 0;
+                f(&lo, &hi, in->data(), n);
+                benchmark::DoNotOptimize(lo + hi);
+            },
+            n};
+}
+
+KernelCall bench_quantize_u8(const k::KernelTable& t) {  // a [128, 768] GEMM input
+    const int64_t n = 128 * 768;
+    auto in = std::make_shared<std::vector<float>>(normal(n, 1.0f, 1));
+    auto out = std::make_shared<std::vector<uint8_t>>(size_t(n));
+    return {
+        [f = t.quantize_u8, in, out, n] { f(out->data(), in->data(), n, 30.0f, 128.0f, 255.0f); },
+        n};
+}
+
+KernelCall bench_dequantize_i32(const k::KernelTable& t) {  // a [128, 3072] GEMM output + bias
+    const int64_t rows = 128, n = 3072;
+    auto acc = std::make_shared<std::vector<int32_t>>(size_t(rows * n), 12345);
+    auto col_sum = std::make_shared<std::vector<int32_t>>(size_t(n), -77);
+    auto row_zero = std::make_shared<std::vector<int32_t>>(size_t(rows), 128);
+    auto row_scale = std::make_shared<std::vector<float>>(normal(size_t(rows), 1.0f, 2));
+    auto col_scale = std::make_shared<std::vector<float>>(normal(size_t(n), 1.0f, 3));
+    auto bias = std::make_shared<std::vector<float>>(normal(size_t(n), 1.0f, 4));
+    auto out = std::make_shared<std::vector<float>>(size_t(rows * n));
+    return {
+        [f = t.dequantize_i32, acc, col_sum, row_zero, row_scale, col_scale, bias, out, rows, n] {
+            f(out->data(), acc->data(), row_scale->data(), row_zero->data(), col_scale->data(),
+              col_sum->data(), bias->data(), rows, n, 0);
+        },
+        rows * n};
 }
 
 struct KernelBench {

@@ -47,6 +47,7 @@ void eval_command(const EvalArgs& a) {
     const std::string metric = primary_metric(c, data, a.metric);
 
     Session session(m.model, a.run.packed());
+    report_precision(session.packed());
     std::vector<float> logits;
     double seconds = 0;
     {
