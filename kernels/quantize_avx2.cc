@@ -74,6 +74,17 @@ void quantize_u8_avx2(uint8_t* out, const float* inp, int64_t n, float inv_scale
     }
 }
 
+namespace {
+
+// 8 outputs of dequantize_i32 from the loaded lanes (one rounding per operation, as the ref).
+inline __m256 dequantize_8(__m256i acc, __m256i cs, __m256i z, __m256 rs, __m256 col_scale,
+                           __m256 bias) {
+    const __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc, _mm256_mullo_epi32(z, cs)));
+    return _mm256_fmadd_ps(v, _mm256_mul_ps(rs, col_scale), bias);
+}
+
+}  // namespace
+
 void dequantize_i32_avx2(float* out, const int32_t* acc, const float* row_scale,
                          const int32_t* row_zero, const float* col_scale, const int32_t* col_sum,
                          const float* bias, int64_t rows, int64_t n, int accumulate) {
@@ -82,15 +93,23 @@ void dequantize_i32_avx2(float* out, const int32_t* acc, const float* row_scale,
         const __m256i z = _mm256_set1_epi32(row_zero[r]);
         const int32_t* a = acc + r * n;
         float* o = out + r * n;
-        for (int64_t j = 0; j < n; j += 8) {
-            const int64_t w = n - j < 8 ? n - j : 8;
-            const __m256i m = Simd::first(w);
-            const __m256i av = _mm256_maskload_epi32(a + j, m);
-            const __m256i cs = _mm256_maskload_epi32(col_sum + j, m);
-            const __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(av, _mm256_mullo_epi32(z, cs)));
-            const __m256 s = _mm256_mul_ps(rs, _mm256_maskload_ps(col_scale + j, m));
+        int64_t j = 0;
+        // Whole vectors with plain loads and stores (masked stores are slow on some CPUs).
+        for (; j + 8 <= n; j += 8) {
+            const __m256 b = bias ? _mm256_loadu_ps(bias + j) : _mm256_setzero_ps();
+            __m256 y =
+                dequantize_8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + j)),
+                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col_sum + j)), z,
+                             rs, _mm256_loadu_ps(col_scale + j), b);
+            if (accumulate) y = _mm256_add_ps(_mm256_loadu_ps(o + j), y);
+            _mm256_storeu_ps(o + j, y);
+        }
+        if (j < n) {
+            const __m256i m = Simd::first(n - j);
             const __m256 b = bias ? _mm256_maskload_ps(bias + j, m) : _mm256_setzero_ps();
-            __m256 y = _mm256_fmadd_ps(v, s, b);
+            __m256 y =
+                dequantize_8(_mm256_maskload_epi32(a + j, m), _mm256_maskload_epi32(col_sum + j, m),
+                             z, rs, _mm256_maskload_ps(col_scale + j, m), b);
             if (accumulate) y = _mm256_add_ps(_mm256_maskload_ps(o + j, m), y);
             _mm256_maskstore_ps(o + j, m, y);
         }
