@@ -44,7 +44,8 @@ Steps:
 Peer settings (each the best found on this machine; see RESULTS.md):
   PyTorch 1.13 (Debian): torch.set_num_threads(n), set_num_interop_threads(1),
     torch.inference_mode() (eager) or torch.no_grad() (jit), --torch-mode (default eager),
-    OPENBLAS_CORETYPE=SkylakeX (Debian's OpenBLAS 0.3.21 misdetects the CPU otherwise),
+    OPENBLAS_CORETYPE=SkylakeX on CPUs with AVX-512 (Debian's OpenBLAS 0.3.21 misdetected the
+    first test machine's EPYC; elsewhere its own detection),
     OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=n, OMP_WAIT_POLICY from --torch-wait-policy.
   ONNX Runtime (onnxruntime-node, CPU EP): intraOpNumThreads n, interOpNumThreads 1,
     executionMode sequential, graphOptimizationLevel 'all'.
@@ -62,6 +63,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 SHARED = os.environ.get("FWSVD_SHARED_DIR", os.path.join(REPO, "..", "shared"))
 sys.path.insert(0, HERE)
+
+
+def cpu_has(flag):
+    with open("/proc/cpuinfo") as f:
+        return f" {flag}" in f.read()
 
 
 def load1():
@@ -91,7 +97,9 @@ class Peers:
         v = variant or {}
         env = dict(os.environ)
         env.update({"OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)})
-        coretype = v.get("coretype", "SkylakeX")
+        # SkylakeX: Debian's OpenBLAS misdetected the AVX-512 EPYC of the first runs; on a CPU
+        # without AVX-512 it would fault (illegal instruction), and its own detection is right.
+        coretype = v.get("coretype", "SkylakeX" if cpu_has("avx512f") else "")
         if coretype:
             env["OPENBLAS_CORETYPE"] = coretype
         wait = v.get("wait", self.a.torch_wait_policy)
