@@ -346,7 +346,8 @@ void quantize_weights(std::vector<int8_t>& codes, std::vector<float>& scale,
         scale[size_t(j)] = amax / float(wmax);
         int32_t s = 0;
         for (int64_t i = 0; i < k; ++i) {
-            const float q = std::clamp(std::nearbyint(row[i] * inv), -float(wmax), float(wmax));
+            float q = std::clamp(std::nearbyint(row[i] * inv), -float(wmax), float(wmax));
+            if (std::isnan(q)) q = 0.0f;  // a non-finite weight (the model load refuses them)
             codes[size_t(j * k + i)] = int8_t(q);
             s += int32_t(q);
         }
@@ -358,14 +359,16 @@ void quantize_weights(std::vector<int8_t>& codes, std::vector<float>& scale,
 
 PackedMatmul::PackedMatmul(const float* weight, const float* bias, int64_t n, int64_t k,
                            MatmulEpilogue epilogue, MatmulPrecision precision,
-                           const Int8Scheme& int8)
-    : impl_(std::make_unique<Impl>()),
-      n_(n),
-      k_(k),
-      epilogue_(epilogue),
-      precision_(precision),
-      int8_(int8) {
+                           const std::optional<Int8Scheme>& scheme)
+    : impl_(std::make_unique<Impl>()), n_(n), k_(k), epilogue_(epilogue), precision_(precision) {
     const bool q8 = precision == MatmulPrecision::int8;
+    // The probe behind default_int8_scheme() runs for int8 matmuls only.
+    if (scheme) {
+        int8_ = *scheme;
+    } else if (q8) {
+        int8_ = default_int8_scheme();
+    }
+    const Int8Scheme& int8 = int8_;
     dnnl::engine& engine = cpu_engine();
     dnnl::stream stream(engine);
     impl_->shape = q8 ? shape_primitives(k, n, MatmulEpilogue::none, false, precision)

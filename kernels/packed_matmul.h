@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace fwsvd::kernels {
@@ -93,11 +94,12 @@ class PackedMatmul {
   public:
     // weight [n, k] row-major (PyTorch's [out, in]) and bias [n] (may be null) are copied: the
     // weight into oneDNN's blocked layout (a reorder), so the sources need not outlive this.
-    // int8: `int8` gives the codes' ranges (Error when they could saturate on this CPU, see
-    // Int8Scheme, or when k > 32768, where the int32 sums could overflow).
+    // int8: `int8` gives the codes' ranges, default_int8_scheme() when absent
+    // (std::invalid_argument when they could saturate on this CPU, see Int8Scheme, or when
+    // k > 32768, where the int32 sums could overflow).
     PackedMatmul(const float* weight, const float* bias, int64_t n, int64_t k,
                  MatmulEpilogue epilogue, MatmulPrecision precision = MatmulPrecision::f32,
-                 const Int8Scheme& int8 = {});
+                 const std::optional<Int8Scheme>& int8 = std::nullopt);
     ~PackedMatmul();
     PackedMatmul(const PackedMatmul&) = delete;
     PackedMatmul& operator=(const PackedMatmul&) = delete;
