@@ -31,14 +31,22 @@ double peak_gflops_bf16(int threads);
 // returns true.
 bool skip_without_bf16(benchmark::State& state, bool bf16);
 double dpbf16_loop_avx512(int64_t iters);
+// The int8 dot-product peak of `threads` cores in GOP/s (2 operations per u8 x s8
+// multiply-add): VPDPBUSD on CPUs with AVX512_VNNI, else VPMADDUBSW + VPMADDWD + VPADDD (AVX2);
+// its loops.
+double peak_gops_int8(int threads);
+double dpbusd_loop_avx512(int64_t iters);
+double maddubs_loop_avx2(int64_t iters);
 
 // Times the loop body itself (wall clock, steady_clock) and reports, once the loop ends,
 // GFLOP/s = flops_per_iter · iterations / seconds and its share of peak_gflops(threads).
 class FlopTimer {
   public:
-    // bf16: also report the share of peak_gflops_bf16(threads) ("bf16 peak%").
-    FlopTimer(benchmark::State& state, double flops_per_iter, int threads, bool bf16 = false)
-        : state_(state), flops_(flops_per_iter), threads_(threads), bf16_(bf16) {}
+    // bf16: also report the share of peak_gflops_bf16(threads) ("bf16 peak%"); int8: of
+    // peak_gops_int8(threads) ("int8 peak%").
+    FlopTimer(benchmark::State& state, double flops_per_iter, int threads, bool bf16 = false,
+              bool int8 = false)
+        : state_(state), flops_(flops_per_iter), threads_(threads), bf16_(bf16), int8_(int8) {}
     ~FlopTimer();
     // Wrap each iteration's work: start() before, stop() after.
     void start() { t0_ = std::chrono::steady_clock::now(); }
@@ -54,6 +62,7 @@ class FlopTimer {
     double flops_;
     int threads_;
     bool bf16_;
+    bool int8_;
     double seconds_ = 0;
     std::chrono::steady_clock::time_point t0_;
 };

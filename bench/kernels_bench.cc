@@ -19,6 +19,7 @@
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
 #include "kernels/packed_matmul.h"
+#include "kernels/quantize.h"
 #include "kernels/softmax.h"
 
 namespace fwsvd::bench {
@@ -142,12 +143,15 @@ BENCHMARK(BM_PackedGemm)
     ->ArgsProduct({{64, 128}, {3072}, {64}, {1, 8, 64}})
     ->UseManualTime();
 
-// BERT-base's GEMMs at seq 128 (M = 128) in f32 and bf16 (MatmulPrecision; the bf16 run includes
-// rounding the input rows): dense Q/K/V 768 -> 2304, attention output 768 -> 768, FFN 768 ->
-// 3072 and 3072 -> 768; the rank-64 factors 768 -> 192, 64 -> 768 / 3072 and 3072 -> 64.
+// BERT-base's GEMMs at seq 128 (M = 128) in f32, bf16 and int8 (MatmulPrecision 0, 1, 2; the
+// bf16 run includes rounding the input rows, the int8 run quantising them, the int32 products'
+// scaling and the bias): dense Q/K/V 768 -> 2304, attention output 768 -> 768, FFN 768 -> 3072
+// and 3072 -> 768; the rank-64 factors 768 -> 192, 64 -> 768 / 3072 and 3072 -> 64. int8 with
+// per-tensor activations: precision 3.
 void BM_PackedGemmPrecision(benchmark::State& st) {
     const int64_t m = st.range(0), kk = st.range(1), n = st.range(2);
-    const bool bf16 = st.range(3) != 0;
+    const int64_t precision = st.range(3);
+    const bool bf16 = precision == 1, int8 = precision >= 2;
     const int threads = int(st.range(4));
     if (skip_without_bf16(st, bf16)) return;
     set_threads(threads);
@@ -156,11 +160,16 @@ void BM_PackedGemmPrecision(benchmark::State& st) {
                bias = normal(size_t(n), 0.02f, 2);
     std::vector<float> out(size_t(rows * n));
     k::MatmulContext ctx;
+    k::Int8Scheme scheme = k::default_int8_scheme();
+    scheme.per_tensor = precision == 3;
     const k::PackedMatmul p(w.data(), bias.data(), n, kk, k::MatmulEpilogue::none,
-                            bf16 ? k::MatmulPrecision::bf16 : k::MatmulPrecision::f32);
+                            int8   ? k::MatmulPrecision::int8
+                            : bf16 ? k::MatmulPrecision::bf16
+                                   : k::MatmulPrecision::f32,
+                            scheme);
     p.run(ctx, out.data(), x.data(), m);
-    st.SetLabel(bf16 ? "bf16" : "f32");
-    FlopTimer timer(st, 2.0 * double(m * kk * n), threads, bf16);
+    st.SetLabel(precision == 3 ? "int8 per-tensor" : k::precision_name(p.precision()));
+    FlopTimer timer(st, 2.0 * double(m * kk * n), threads, bf16, int8);
     for (auto _ : st) {
         timer.start();
         p.run(ctx, out.data(), x.data(), m);
@@ -168,12 +177,72 @@ void BM_PackedGemmPrecision(benchmark::State& st) {
     }
 }
 BENCHMARK(BM_PackedGemmPrecision)
-    ->ArgNames({"m", "k", "n", "bf16", "threads"})
-    ->ArgsProduct({{128}, {768}, {2304, 768, 3072}, {0, 1}, {1, 2}})
-    ->ArgsProduct({{128}, {3072}, {768}, {0, 1}, {1, 2}})
-    ->ArgsProduct({{128}, {768}, {192}, {0, 1}, {1, 2}})
-    ->ArgsProduct({{128}, {64}, {768, 3072}, {0, 1}, {1, 2}})
-    ->ArgsProduct({{128}, {3072}, {64}, {0, 1}, {1, 2}})
+    ->ArgNames({"m", "k", "n", "precision", "threads"})
+    ->ArgsProduct({{128}, {768}, {2304, 768, 3072}, {0, 1, 2, 3}, {1, 2}})
+    ->ArgsProduct({{128}, {3072}, {768}, {0, 1, 2, 3}, {1, 2}})
+    ->ArgsProduct({{128}, {768}, {192}, {0, 1, 2, 3}, {1, 2}})
+    ->ArgsProduct({{128}, {64}, {768, 3072}, {0, 1, 2, 3}, {1, 2}})
+    ->ArgsProduct({{128}, {3072}, {64}, {0, 1, 2, 3}, {1, 2}})
+    ->UseManualTime();
+
+// The int8 matmul's parts on one thread, M = 128: quantising the input rows (min_max +
+// quantize_u8 per row), oneDNN's u8 x s8 -> s32 GEMM alone, and scaling the sums
+// (dequantize_i32), for the shapes of BM_PackedGemmPrecision: where the int8 time goes.
+void BM_Int8GemmParts(benchmark::State& st) {
+    const int64_t m = 128, kk = st.range(0), n = st.range(1), part = st.range(2);
+    set_threads(1);
+    const auto x = normal(size_t(m * kk), 1.0f, 1);
+    std::vector<uint8_t> codes(size_t(m * kk), 7);
+    std::vector<int8_t> w(size_t(kk * n), 3);
+    std::vector<int32_t> sums(size_t(m * n), 11), col_sum(size_t(n), 5), row_zero(size_t(m), 128);
+    std::vector<float> out(size_t(m * n)), row_scale(size_t(m), 1e-2f), col_scale(size_t(n), 1e-3f);
+    using dnnl::memory;
+    dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    dnnl::stream stream(engine);
+    const memory::desc src({m, kk}, memory::data_type::u8, memory::format_tag::ab);
+    const memory::desc dst({m, n}, memory::data_type::s32, memory::format_tag::ab);
+    const memory::desc any({kk, n}, memory::data_type::s8, memory::format_tag::any);
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, any, dst), engine);
+    memory src_mem(src, engine, codes.data()), dst_mem(dst, engine, sums.data());
+    memory plain(memory::desc({kk, n}, memory::data_type::s8, memory::format_tag::ab), engine,
+                 w.data());
+    memory weights(pd.weights_desc(), engine);
+    dnnl::reorder(plain, weights).execute(stream, plain, weights);
+    const dnnl::matmul gemm(pd);
+    const auto body = [&] {
+        if (part == 0) {
+            for (int64_t r = 0; r < m; ++r) {
+                float lo = 0, hi = 0;
+                k::min_max(&lo, &hi, x.data() + r * kk, kk);
+                const k::U8Params q = k::u8_params(lo, hi, 255.0f);
+                k::quantize_u8(codes.data() + r * kk, x.data() + r * kk, kk, q.inv_scale, q.zero,
+                               255.0f);
+            }
+        } else if (part == 1) {
+            gemm.execute(
+                stream,
+                {{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst_mem}});
+            stream.wait();
+        } else {
+            k::dequantize_i32(out.data(), sums.data(), row_scale.data(), row_zero.data(),
+                              col_scale.data(), col_sum.data(), col_scale.data(), m, n, 0);
+        }
+    };
+    body();
+    const char* names[] = {"quantise input", "u8s8 GEMM", "dequantise output"};
+    st.SetLabel(std::string(names[part]) + " (" + pd.impl_info_str() + ")");
+    FlopTimer timer(st, 2.0 * double(m * kk * n), 1, false, true);
+    for (auto _ : st) {
+        timer.start();
+        body();
+        timer.stop();
+    }
+}
+BENCHMARK(BM_Int8GemmParts)
+    ->ArgNames({"k", "n", "part"})
+    ->ArgsProduct({{768}, {2304, 768, 3072, 192}, {0, 1, 2}})
+    ->ArgsProduct({{3072}, {768, 64}, {0, 1, 2}})
+    ->ArgsProduct({{64}, {768, 3072}, {0, 1, 2}})
     ->UseManualTime();
 
 // The same dense layer through dnnl_sgemm on the unpacked [out, in] weights (kernels::linear).
@@ -429,6 +498,43 @@ KernelCall bench_f32_to_bf16(const k::KernelTable& t) {  // a [128, 3072] activa
     auto in = std::make_shared<std::vector<float>>(normal(n, 1.0f, 1));
     auto out = std::make_shared<std::vector<uint16_t>>(size_t(n));
     return {[f = t.f32_to_bf16, in, out, n] { f(out->data(), in->data(), n); }, n};
+}
+
+KernelCall bench_min_max(const k::KernelTable& t) {  // a [128, 768] GEMM input
+    const int64_t n = 128 * 768;
+    auto in = std::make_shared<std::vector<float>>(normal(n, 1.0f, 1));
+    return {[f = t.min_max, in, n] {
+                float lo = 0, hi = 0;
+                f(&lo, &hi, in->data(), n);
+                benchmark::DoNotOptimize(lo + hi);
+            },
+            n};
+}
+
+KernelCall bench_quantize_u8(const k::KernelTable& t) {  // a [128, 768] GEMM input
+    const int64_t n = 128 * 768;
+    auto in = std::make_shared<std::vector<float>>(normal(n, 1.0f, 1));
+    auto out = std::make_shared<std::vector<uint8_t>>(size_t(n));
+    return {
+        [f = t.quantize_u8, in, out, n] { f(out->data(), in->data(), n, 30.0f, 128.0f, 255.0f); },
+        n};
+}
+
+KernelCall bench_dequantize_i32(const k::KernelTable& t) {  // a [128, 3072] GEMM output + bias
+    const int64_t rows = 128, n = 3072;
+    auto acc = std::make_shared<std::vector<int32_t>>(size_t(rows * n), 12345);
+    auto col_sum = std::make_shared<std::vector<int32_t>>(size_t(n), -77);
+    auto row_zero = std::make_shared<std::vector<int32_t>>(size_t(rows), 128);
+    auto row_scale = std::make_shared<std::vector<float>>(normal(size_t(rows), 1.0f, 2));
+    auto col_scale = std::make_shared<std::vector<float>>(normal(size_t(n), 1.0f, 3));
+    auto bias = std::make_shared<std::vector<float>>(normal(size_t(n), 1.0f, 4));
+    auto out = std::make_shared<std::vector<float>>(size_t(rows * n));
+    return {
+        [f = t.dequantize_i32, acc, col_sum, row_zero, row_scale, col_scale, bias, out, rows, n] {
+            f(out->data(), acc->data(), row_scale->data(), row_zero->data(), col_scale->data(),
+              col_sum->data(), bias->data(), rows, n, 0);
+        },
+        rows * n};
 }
 
 struct KernelBench {

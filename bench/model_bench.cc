@@ -79,7 +79,8 @@ void time_forwards(benchmark::State& st, Session& session, int64_t seq, int64_t 
     std::vector<float> logits(size_t(batch * session.model().config().num_labels()));
     for (int i = 0; i < 2; ++i) session.forward(b, logits.data());
     FlopTimer timer(st, forward_flops(session.packed(), b), threads,
-                    session.packed().precision() == kernels::MatmulPrecision::bf16);
+                    session.packed().precision() == kernels::MatmulPrecision::bf16,
+                    session.packed().precision() == kernels::MatmulPrecision::int8);
     for (auto _ : st) {
         timer.start();
         session.forward(b, logits.data());
@@ -183,25 +184,41 @@ BENCHMARK(BM_BertMerge)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
-// The encoder's linear layers in f32 (0) or bf16 (1, PackedOptions::precision) for the
-// models of BM_BertForward (0 BERT-base dense, 2 its rank 64, 5 bert-mini-sst2).
+// The encoder's linear layers in f32 (0), bf16 (1) or int8 (2; PackedOptions::precision) for
+// the models of BM_BertForward (0 BERT-base dense, 2 its rank 64, 5 bert-mini-sst2); int8 with
+// per-tensor activations (3) and, for factored layers, the second factor in f32 (4).
 void BM_BertPrecision(benchmark::State& st) {
     static VariantSessions sessions;
-    const bool bf16 = st.range(1) != 0;
+    const int64_t precision = st.range(1);
+    const bool bf16 = precision == 1;
     if (skip_without_bf16(st, bf16)) return;
     PackedOptions options;
-    options.precision = bf16 ? kernels::MatmulPrecision::bf16 : kernels::MatmulPrecision::f32;
+    options.precision = precision >= 2 ? kernels::MatmulPrecision::int8
+                        : bf16         ? kernels::MatmulPrecision::bf16
+                                       : kernels::MatmulPrecision::f32;
+    options.int8.per_tensor = precision == 3;
+    options.int8.middle_f32 = precision == 4;
     std::string name;
-    Session* session = variant_session(sessions, st.range(0), bf16, options, &name);
+    Session* session = variant_session(sessions, st.range(0), precision, options, &name);
     if (!session) return skip_missing_mini(st);
-    st.SetLabel(name + (bf16 ? ", bf16" : ", f32"));
+    const char* labels[] = {", f32", ", bf16", ", int8", ", int8 per-tensor", ", int8 middle f32"};
+    st.SetLabel(name + labels[precision]);
     time_forwards(st, *session, st.range(2), st.range(3), int(st.range(4)));
 }
 BENCHMARK(BM_BertPrecision)
-    ->ArgNames({"model", "bf16", "seq", "batch", "threads"})
-    ->ArgsProduct({{0, 2, 5}, {0, 1}, {128}, {1, 8}, {1, 2}})
+    ->ArgNames({"model", "precision", "seq", "batch", "threads"})
+    ->ArgsProduct({{0, 2, 5}, {0, 1, 2, 3}, {128}, {1, 8}, {1, 2}})
+    ->ArgsProduct({{2}, {4}, {128}, {1, 8}, {1, 2}})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
+
+void BM_Int8Peak(benchmark::State& st) {
+    const int threads = int(st.range(0));
+    for (auto _ : st) benchmark::DoNotOptimize(peak_gops_int8(threads));
+    st.counters["GOP/s"] = peak_gops_int8(threads);
+    st.counters["f32 GFLOP/s"] = peak_gflops(threads);
+}
+BENCHMARK(BM_Int8Peak)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1);
 
 }  // namespace
 }  // namespace fwsvd::bench

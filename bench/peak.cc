@@ -60,6 +60,15 @@ double peak_gflops_bf16(int threads) {
     });
 }
 
+double peak_gops_int8(int threads) {
+    static std::map<int, double> cache;
+    return measured_once(cache, threads, [](int n) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512vnni") ? best_rate(n, dpbusd_loop_avx512)
+                                                    : best_rate(n, maddubs_loop_avx2);
+    });
+}
+
 bool skip_without_bf16(benchmark::State& state, bool bf16) {
     if (!bf16 || kernels::bf16_matmul_supported()) return false;
     state.SkipWithError("this CPU lacks AVX512_BF16");
@@ -75,6 +84,7 @@ FlopTimer::~FlopTimer() {
         const double peak = peak_gflops_bf16(threads_);
         if (peak > 0) state_.counters["bf16 peak%"] = 100.0 * gflops / peak;
     }
+    if (int8_) state_.counters["int8 peak%"] = 100.0 * gflops / peak_gops_int8(threads_);
     state_.counters["threads"] = threads_;
 }
 

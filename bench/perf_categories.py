@@ -13,6 +13,9 @@ import re
 import subprocess
 
 RULES = [  # first match wins: (substring of the perf line, category)
+    ("quantize_u8", "int8: quantising GEMM inputs"),
+    ("min_max", "int8: quantising GEMM inputs"),
+    ("dequantize_i32", "int8: scaling GEMM outputs"),
     ("[JIT]", "GEMM (oneDNN JIT kernels)"),
     ("libdnnl", "oneDNN other (dispatch, execute)"),
     ("PackedMatmul", "oneDNN other (dispatch, execute)"),

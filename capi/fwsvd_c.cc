@@ -132,7 +132,7 @@ fwsvd_status fwsvd_session_create_precision(const fwsvd_model* model, const char
         fwsvd::PackedOptions options;
         if (!fwsvd::kernels::parse_precision(precision, &options.precision)) {
             throw fwsvd::Error(std::string("fwsvd_session_create: unknown precision '") +
-                               precision + "' (f32 or bf16)");
+                               precision + "' (f32, bf16 or int8)");
         }
         auto s = std::make_unique<fwsvd_session>();
         s->owner = model;

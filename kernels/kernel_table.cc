@@ -7,6 +7,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/isa_variants.h"
 #include "kernels/layernorm.h"
+#include "kernels/quantize.h"
 #include "kernels/softmax.h"
 
 namespace fwsvd::kernels {

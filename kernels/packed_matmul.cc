@@ -6,15 +6,21 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "kernels/activation.h"
 #include "kernels/convert.h"
+#include "kernels/quantize.h"
 
 namespace fwsvd::kernels {
 
@@ -87,11 +93,18 @@ struct ShapePrimitives {
         return bias ? memory::desc({1, n}, Dt::f32, Tag::ab) : memory::desc();
     }
 
-    Dt input_type() const { return precision == MatmulPrecision::bf16 ? Dt::bf16 : Dt::f32; }
+    // int8: u8 codes x s8 codes -> s32 sums (no bias, no post-op: dequantize_i32 adds them).
+    Dt input_type() const {
+        return precision == MatmulPrecision::bf16   ? Dt::bf16
+               : precision == MatmulPrecision::int8 ? Dt::u8
+                                                    : Dt::f32;
+    }
+    Dt weight_type() const { return precision == MatmulPrecision::int8 ? Dt::s8 : input_type(); }
+    Dt output_type() const { return precision == MatmulPrecision::int8 ? Dt::s32 : Dt::f32; }
 
     dnnl::matmul::primitive_desc make_pd(int64_t rows, const memory::desc& weights) const {
         const memory::desc src({rows, k}, input_type(), Tag::ab);
-        const memory::desc dst({rows, n}, Dt::f32, Tag::ab);
+        const memory::desc dst({rows, n}, output_type(), Tag::ab);
         return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, bias_md(), dst),
                                             make_attr(epilogue), cpu_engine());
     }
@@ -142,7 +155,7 @@ std::shared_ptr<ShapePrimitives> shape_primitives(int64_t k, int64_t n, MatmulEp
         s->bias = bias;
         s->precision = precision;
         // The layout oneDNN wants for these weights, asked with a typical row count.
-        const memory::desc any({k, n}, s->input_type(), Tag::any);
+        const memory::desc any({k, n}, s->weight_type(), Tag::any);
         s->weights_md = s->make_pd(128, any).weights_desc();
         slot = std::move(s);
     }
@@ -156,11 +169,19 @@ struct FreeDeleter {
 }  // namespace
 
 const char* precision_name(MatmulPrecision p) {
-    return p == MatmulPrecision::bf16 ? "bf16" : "f32";
+    switch (p) {
+        case MatmulPrecision::bf16:
+            return "bf16";
+        case MatmulPrecision::int8:
+            return "int8";
+        case MatmulPrecision::f32:
+            break;
+    }
+    return "f32";
 }
 
 bool parse_precision(const std::string& name, MatmulPrecision* out) {
-    for (MatmulPrecision p : {MatmulPrecision::f32, MatmulPrecision::bf16}) {
+    for (MatmulPrecision p : {MatmulPrecision::f32, MatmulPrecision::bf16, MatmulPrecision::int8}) {
         if (name == precision_name(p)) {
             *out = p;
             return true;
@@ -172,6 +193,68 @@ bool parse_precision(const std::string& name, MatmulPrecision* out) {
 bool bf16_matmul_supported() {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512bf16");
+}
+
+bool int8_matmul_supported() {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+bool int8_vnni() {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni");
+}
+
+namespace {
+
+// One u8 x s8 -> s32 matmul of codes 255 and 127 (k = 64: 32 pairs of products of 32385 each),
+// through the same primitive kind PackedMatmul runs, against the exact sum.
+bool probe_full_range() {
+    const int64_t m = 16, k = 64, n = 64;
+    dnnl::engine& engine = cpu_engine();
+    dnnl::stream stream(engine);
+    const memory::desc src({m, k}, Dt::u8, Tag::ab), dst({m, n}, Dt::s32, Tag::ab);
+    const memory::desc any({k, n}, Dt::s8, Tag::any);
+    dnnl::primitive_attr attr;
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, any, dst), attr, engine);
+    std::vector<uint8_t> a(size_t(m * k), 255);
+    std::vector<int8_t> w(size_t(k * n), 127);
+    std::vector<int32_t> c(size_t(m * n), 0);
+    memory src_mem(src, engine, a.data()), dst_mem(dst, engine, c.data());
+    memory plain(memory::desc({k, n}, Dt::s8, Tag::ab), engine, w.data());
+    memory weights(pd.weights_desc(), engine);
+    dnnl::reorder(plain, weights).execute(stream, plain, weights);
+    dnnl::matmul(pd).execute(
+        stream, {{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst_mem}});
+    stream.wait();
+    const int32_t exact = 255 * 127 * int32_t(k);
+    return std::all_of(c.begin(), c.end(), [&](int32_t v) { return v == exact; });
+}
+
+}  // namespace
+
+bool int8_full_range_exact() {
+    static const bool exact = [] {
+        try {
+            return probe_full_range();
+        } catch (const dnnl::error&) {
+            return false;  // assume the narrow sums: 7-bit codes are exact everywhere
+        }
+    }();
+    return exact;
+}
+
+Int8Scheme default_int8_scheme(bool reduce_activations) {
+    Int8Scheme s;
+    if (!int8_full_range_exact()) {
+        // 2 · 255 · 64 = 32640 and 2 · 127 · 127 = 32258: both <= 32767.
+        if (reduce_activations) {
+            s.activation_max = 127;
+        } else {
+            s.weight_max = 64;
+        }
+    }
+    return s;
 }
 
 int64_t matmul_padded_rows(int64_t m) {
@@ -187,6 +270,10 @@ struct MatmulContext::Impl {
     size_t scratch_bytes = 0;
     std::unique_ptr<void, FreeDeleter> input16;  // bf16 matmuls' rounded input rows
     size_t input16_bytes = 0;
+    // int8 matmuls: the input's codes [rows, k], its rows' scales and zero points [rows] and the
+    // products [rows, n].
+    std::unique_ptr<void, FreeDeleter> codes, row_scale, row_zero, sums;
+    size_t codes_bytes = 0, row_scale_bytes = 0, row_zero_bytes = 0, sums_bytes = 0;
     // Memory handles per primitive, re-pointed at each call's buffers (no allocation once made).
     struct Handles {
         memory src, dst, scratch;
@@ -215,6 +302,18 @@ struct MatmulContext::Impl {
     uint16_t* input16_of(int64_t elems) {
         return static_cast<uint16_t*>(grow(input16, input16_bytes, size_t(elems) * 2));
     }
+    uint8_t* codes_of(int64_t elems) {
+        return static_cast<uint8_t*>(grow(codes, codes_bytes, size_t(elems)));
+    }
+    float* row_scale_of(int64_t rows) {
+        return static_cast<float*>(grow(row_scale, row_scale_bytes, size_t(rows) * 4));
+    }
+    int32_t* row_zero_of(int64_t rows) {
+        return static_cast<int32_t*>(grow(row_zero, row_zero_bytes, size_t(rows) * 4));
+    }
+    int32_t* sums_of(int64_t elems) {
+        return static_cast<int32_t*>(grow(sums, sums_bytes, size_t(elems) * 4));
+    }
 };
 
 MatmulContext::MatmulContext() : impl_(std::make_unique<Impl>()) {}
@@ -224,19 +323,86 @@ struct PackedMatmul::Impl {
     std::shared_ptr<ShapePrimitives> shape;
     memory weights;           // packed [k, n] in shape->weights_md
     std::vector<float> bias;  // [n]
-    memory bias_mem;
+    memory bias_mem;          // f32 and bf16: the bias fused into the primitive
+    // int8: per output channel j, the weights' scale and the sum of its codes.
+    std::vector<float> col_scale;  // [n]
+    std::vector<int32_t> col_sum;  // [n]
 };
 
+namespace {
+
+// Symmetric per-channel codes of W [n, k]: scale[j] = max_i |W[j, i]| / wmax, codes rounded to
+// nearest even, and each channel's code sum.
+void quantize_weights(std::vector<int8_t>& codes, std::vector<float>& scale,
+                      std::vector<int32_t>& sum, const float* w, int64_t n, int64_t k, int wmax) {
+    codes.resize(size_t(n * k));
+    scale.assign(size_t(n), 0.0f);
+    sum.assign(size_t(n), 0);
+    for (int64_t j = 0; j < n; ++j) {
+        const float* row = w + j * k;
+        float amax = 0.0f;
+        for (int64_t i = 0; i < k; ++i) amax = std::max(amax, std::fabs(row[i]));
+        const float inv = amax > 0.0f ? float(wmax) / amax : 0.0f;
+        scale[size_t(j)] = amax / float(wmax);
+        int32_t s = 0;
+        for (int64_t i = 0; i < k; ++i) {
+            float q = std::clamp(std::nearbyint(row[i] * inv), -float(wmax), float(wmax));
+            if (std::isnan(q)) q = 0.0f;  // a non-finite weight (the model load refuses them)
+            codes[size_t(j * k + i)] = int8_t(q);
+            s += int32_t(q);
+        }
+        sum[size_t(j)] = s;
+    }
+}
+
+}  // namespace
+
 PackedMatmul::PackedMatmul(const float* weight, const float* bias, int64_t n, int64_t k,
-                           MatmulEpilogue epilogue, MatmulPrecision precision)
+                           MatmulEpilogue epilogue, MatmulPrecision precision,
+                           const std::optional<Int8Scheme>& scheme)
     : impl_(std::make_unique<Impl>()), n_(n), k_(k), epilogue_(epilogue), precision_(precision) {
-    impl_->shape = shape_primitives(k, n, epilogue, bias != nullptr, precision);
+    const bool q8 = precision == MatmulPrecision::int8;
+    // The probe behind default_int8_scheme() runs for int8 matmuls only.
+    if (scheme) {
+        int8_ = *scheme;
+    } else if (q8) {
+        int8_ = default_int8_scheme();
+    }
+    const Int8Scheme& int8 = int8_;
     dnnl::engine& engine = cpu_engine();
     dnnl::stream stream(engine);
+    impl_->shape = q8 ? shape_primitives(k, n, MatmulEpilogue::none, false, precision)
+                      : shape_primitives(k, n, epilogue, bias != nullptr, precision);
+    impl_->weights = memory(impl_->shape->weights_md, engine);
+    if (q8) {
+        // Programming errors (models/packed_model.h passes default_int8_scheme's codes).
+        const std::string codes_desc = "activations 0.." + std::to_string(int8.activation_max) +
+                                       ", weights +-" + std::to_string(int8.weight_max);
+        if (int8.weight_max < 1 || int8.weight_max > 127 || int8.activation_max < 1 ||
+            int8.activation_max > 255) {
+            throw std::invalid_argument("PackedMatmul: int8 code ranges out of bounds (" +
+                                        codes_desc + ")");
+        }
+        if (!int8_full_range_exact() && 2 * int8.weight_max * int8.activation_max > 32767) {
+            throw std::invalid_argument("PackedMatmul: int8 codes (" + codes_desc +
+                                        ") would saturate this CPU's 16-bit pair sums (no VNNI)");
+        }
+        // The int32 sums and the zero points' correction stay below 2 · 255 · 127 · k < 2^31.
+        if (k > 32768) {
+            throw std::invalid_argument("PackedMatmul: int8 inner dimension " + std::to_string(k) +
+                                        " exceeds 32768");
+        }
+        std::vector<int8_t> codes;
+        quantize_weights(codes, impl_->col_scale, impl_->col_sum, weight, n, k, int8.weight_max);
+        memory plain(memory::desc({k, n}, Dt::s8, Tag::ba), engine, codes.data());
+        dnnl::reorder(plain, impl_->weights).execute(stream, plain, impl_->weights);
+        stream.wait();
+        if (bias) impl_->bias.assign(bias, bias + n);
+        return;
+    }
     // W [n, k] row-major is the [k, n] matrix in `ba` order; reorder it into the packed layout
     // (for bf16, oneDNN's reorder rounds each weight to nearest even).
     memory plain(memory::desc({k, n}, Dt::f32, Tag::ba), engine, const_cast<float*>(weight));
-    impl_->weights = memory(impl_->shape->weights_md, engine);
     dnnl::reorder(plain, impl_->weights).execute(stream, plain, impl_->weights);
     stream.wait();
     if (bias) {
@@ -248,10 +414,56 @@ PackedMatmul::PackedMatmul(const float* weight, const float* bias, int64_t n, in
 PackedMatmul::~PackedMatmul() = default;
 
 size_t PackedMatmul::packed_bytes() const {
-    return impl_->shape->weights_md.get_size();
+    return impl_->shape->weights_md.get_size() +
+           impl_->col_scale.size() * (sizeof(float) + sizeof(int32_t));
 }
 
+namespace {
+
+// f(begin, end) over the rows [0, rows), split into contiguous pieces across up to `threads`
+// OpenMP threads when each gets at least 2^15 elements (rows of row_elems), else on this thread.
+template <typename F>
+void split_rows(int threads, int64_t rows, int64_t row_elems, F&& f) {
+    constexpr int64_t kMinPerThread = int64_t(1) << 15;
+    const int64_t team = std::min<int64_t>(
+        {int64_t(threads), rows, std::max<int64_t>(1, rows * row_elems / kMinPerThread)});
+    if (team > 1) {
+#pragma omp parallel num_threads(int(team))
+        {
+            const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+            f(rows * t / nt, rows * (t + 1) / nt);
+        }
+    } else {
+        f(0, rows);
+    }
+}
+
+// Rows [b, e) of inp [*, k] to codes, each with its own range (per_row) or with p.
+void quantize_rows(uint8_t* codes, float* row_scale, int32_t* row_zero, const float* inp, int64_t b,
+                   int64_t e, int64_t k, float qmax, const U8Params* p) {
+    for (int64_t r = b; r < e; ++r) {
+        const float* x = inp + r * k;
+        U8Params row;
+        if (p) {
+            row = *p;
+        } else {
+            float lo = INFINITY, hi = -INFINITY;
+            min_max(&lo, &hi, x, k);
+            row = u8_params(lo, hi, qmax);
+        }
+        quantize_u8(codes + r * k, x, k, row.inv_scale, row.zero, qmax);
+        row_scale[r] = row.scale;
+        row_zero[r] = int32_t(row.zero);
+    }
+}
+
+}  // namespace
+
 void PackedMatmul::run(MatmulContext& ctx, float* out, const float* inp, int64_t m) const {
+    if (precision_ == MatmulPrecision::int8) {
+        run_int8(ctx, out, inp, m);
+        return;
+    }
     MatmulContext::Impl& c = *ctx.impl_;
     // oneDNN (OpenMP build) runs on omp_get_max_threads(), 1 inside a parallel region.
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
@@ -299,6 +511,62 @@ void PackedMatmul::run(MatmulContext& ctx, float* out, const float* inp, int64_t
                                 "PackedMatmul::run: could not execute the matmul");
     }
     dnnl::error::wrap_c_api(dnnl_stream_wait(c.stream.get()), "PackedMatmul::run: stream wait");
+}
+
+void PackedMatmul::run_int8(MatmulContext& ctx, float* out, const float* inp, int64_t m) const {
+    MatmulContext::Impl& c = *ctx.impl_;
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    const int64_t mp = matmul_padded_rows(m);
+    uint8_t* codes = c.codes_of(mp * k_);
+    float* row_scale = c.row_scale_of(mp);
+    int32_t* row_zero = c.row_zero_of(mp);
+    int32_t* sums = c.sums_of(mp * n_);
+    const float qmax = float(int8_.activation_max);
+    // The input's codes; the padding rows' are zeros (their products are not read).
+    if (int8_.per_tensor) {
+        float lo = INFINITY, hi = -INFINITY;
+        min_max(&lo, &hi, inp, m * k_);
+        const U8Params p = u8_params(lo, hi, qmax);
+        split_rows(threads, m, k_, [&](int64_t b, int64_t e) {
+            quantize_rows(codes, row_scale, row_zero, inp, b, e, k_, qmax, &p);
+        });
+    } else {
+        split_rows(threads, m, k_, [&](int64_t b, int64_t e) {
+            quantize_rows(codes, row_scale, row_zero, inp, b, e, k_, qmax, nullptr);
+        });
+    }
+    std::memset(codes + m * k_, 0, size_t((mp - m) * k_));
+    for (int64_t r0 = 0; r0 < m; r0 += kChunkRows) {
+        const int64_t rows = m - r0 < kChunkRows ? m - r0 : kChunkRows;
+        const Entry& e = impl_->shape->get(bucket_rows(rows), threads);
+        MatmulContext::Impl::Handles& h = c.handles_for(e);
+        h.src.set_data_handle(codes + r0 * k_);
+        h.dst.set_data_handle(sums + r0 * n_);
+        h.scratch.set_data_handle(c.scratch_of(e.scratch_bytes));
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, h.src.get()},
+                                   {DNNL_ARG_WEIGHTS, impl_->weights.get()},
+                                   {DNNL_ARG_DST, h.dst.get()},
+                                   {DNNL_ARG_SCRATCHPAD, h.scratch.get()}};
+        dnnl::error::wrap_c_api(dnnl_primitive_execute(e.prim.get(), c.stream.get(), 4, args),
+                                "PackedMatmul::run: could not execute the int8 matmul");
+    }
+    dnnl::error::wrap_c_api(dnnl_stream_wait(c.stream.get()), "PackedMatmul::run: stream wait");
+    // Scales, zero points, bias and residual, then the GELU on the same rows while they are in
+    // cache (fwsvd's inference GELU: oneDNN's erf post-op is not available on int32 sums).
+    const float* bias = impl_->bias.empty() ? nullptr : impl_->bias.data();
+    const int accumulate = epilogue_ == MatmulEpilogue::residual ? 1 : 0;
+    split_rows(threads, m, n_, [&](int64_t b, int64_t e) {
+        constexpr int64_t kBlock = 8;
+        for (int64_t r = b; r < e; r += kBlock) {
+            const int64_t cnt = std::min(kBlock, e - r);
+            dequantize_i32(out + r * n_, sums + r * n_, row_scale + r, row_zero + r,
+                           impl_->col_scale.data(), impl_->col_sum.data(), bias, cnt, n_,
+                           accumulate);
+            if (epilogue_ == MatmulEpilogue::gelu_erf) {
+                gelu_inference_forward(out + r * n_, out + r * n_, cnt * n_);
+            }
+        }
+    });
 }
 
 }  // namespace fwsvd::kernels

@@ -4,6 +4,10 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <regex>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "models/family.h"
@@ -36,6 +40,66 @@ PackedLinear pack_linear(const LinearParams& p, MatmulEpilogue epilogue, const c
     return out;
 }
 
+// The precision of each encoder GEMM (PackedOptions::int8: --int8-skip, the factored middle)
+// and the GEMMs' counts by precision.
+struct Packer {
+    MatmulPrecision model = MatmulPrecision::f32;
+    kernels::Int8Scheme scheme;
+    bool middle_f32 = false;
+    std::optional<std::regex> skip;
+    std::set<std::string> skipped;  // the prefixes skip matched
+
+    // A GEMM computed from the layers `prefixes`; `second`: a second factor, or a matrix built
+    // from one (the per-head merges).
+    MatmulPrecision precision(const std::vector<std::string>& prefixes, bool second) {
+        if (model != MatmulPrecision::int8) return model;
+        bool f32_layer = second && middle_f32;
+        for (const std::string& prefix : prefixes) {
+            if (skip && std::regex_search(prefix, *skip)) {
+                skipped.insert(prefix);
+                f32_layer = true;
+            }
+        }
+        return f32_layer ? MatmulPrecision::f32 : MatmulPrecision::int8;
+    }
+    std::unique_ptr<PackedMatmul> make(const float* w, const float* b, int64_t n, int64_t k,
+                                       MatmulEpilogue e, MatmulPrecision pr) const {
+        return std::make_unique<PackedMatmul>(w, b, n, k, e, pr, scheme);
+    }
+};
+
+// An encoder linear layer named `prefix`: dense, or its two factors (the second under
+// `middle_f32`).
+PackedLinear pack_encoder_linear(const LinearParams& p, MatmulEpilogue epilogue, const char* what,
+                                 const std::string& prefix, Packer& pk) {
+    PackedLinear out;
+    out.in = p.in;
+    out.out = p.out;
+    out.rank = p.rank;
+    if (p.factored()) {
+        FWSVD_CHECK(p.a && p.b, what, ": factored layer without its weight_a / weight_b");
+        out.a = pk.make(p.a, nullptr, p.rank, p.in, MatmulEpilogue::none,
+                        pk.precision({prefix}, false));
+        out.w = pk.make(p.b, p.bias, p.out, p.rank, epilogue, pk.precision({prefix}, true));
+    } else {
+        FWSVD_CHECK(p.weight, what, ": linear layer without its weight");
+        out.w = pk.make(p.weight, p.bias, p.out, p.in, epilogue, pk.precision({prefix}, false));
+    }
+    return out;
+}
+
+// Every PackedMatmul of a packed layer.
+std::vector<const PackedMatmul*> matmuls_of(const PackedLayer& l) {
+    std::vector<const PackedMatmul*> out = {l.qkv.get(), l.b[0].get(), l.b[1].get(), l.b[2].get()};
+    for (const PackedLinear* p : {&l.qkv_separate[0], &l.qkv_separate[1], &l.qkv_separate[2],
+                                  &l.attn_out, &l.inter, &l.out}) {
+        out.push_back(p->a.get());
+        out.push_back(p->w.get());
+    }
+    out.erase(std::remove(out.begin(), out.end(), nullptr), out.end());
+    return out;
+}
+
 size_t bytes_of(const PackedLinear& l) {
     return (l.a ? l.a->packed_bytes() : 0) + (l.w ? l.w->packed_bytes() : 0);
 }
@@ -55,8 +119,14 @@ std::vector<float> stack_rows(const std::array<const float*, 3>& parts,
     return out;
 }
 
-void pack_qkv(PackedLayer& layer, const LayerParams& lp, MatmulPrecision pr) {
+// The Hugging Face prefixes of layer group g's linear layers, by role.
+struct LayerNames {
+    std::string query, key, value, attn_out, inter, out;
+};
+
+void pack_qkv(PackedLayer& layer, const LayerParams& lp, const LayerNames& names, Packer& pk) {
     const std::array<const LinearParams*, 3> ps = {&lp.query, &lp.key, &lp.value};
+    const std::vector<std::string> qkv_names = {names.query, names.key, names.value};
     const int64_t h = lp.query.in;
     const bool all_dense = !ps[0]->factored() && !ps[1]->factored() && !ps[2]->factored();
     const bool all_factored = ps[0]->factored() && ps[1]->factored() && ps[2]->factored();
@@ -67,8 +137,8 @@ void pack_qkv(PackedLayer& layer, const LayerParams& lp, MatmulPrecision pr) {
             stack_rows({ps[0]->weight, ps[1]->weight, ps[2]->weight}, {h, h, h}, h);
         const std::vector<float> b =
             stack_rows({ps[0]->bias, ps[1]->bias, ps[2]->bias}, {h, h, h}, 1);
-        layer.qkv =
-            std::make_unique<PackedMatmul>(w.data(), b.data(), 3 * h, h, MatmulEpilogue::none, pr);
+        layer.qkv = pk.make(w.data(), b.data(), 3 * h, h, MatmulEpilogue::none,
+                            pk.precision(qkv_names, false));
     } else if (all_factored) {
         // [Aq; Ak; Av] [rq + rk + rv, H]: one GEMM for the three first factors.
         layer.qkv_form = QkvForm::fused_factors;
@@ -76,16 +146,17 @@ void pack_qkv(PackedLayer& layer, const LayerParams& lp, MatmulPrecision pr) {
         const std::vector<float> a = stack_rows({ps[0]->a, ps[1]->a, ps[2]->a}, layer.ranks, h);
         const int64_t r3 = layer.ranks[0] + layer.ranks[1] + layer.ranks[2];
         layer.qkv =
-            std::make_unique<PackedMatmul>(a.data(), nullptr, r3, h, MatmulEpilogue::none, pr);
+            pk.make(a.data(), nullptr, r3, h, MatmulEpilogue::none, pk.precision(qkv_names, false));
         for (size_t i = 0; i < 3; ++i) {
-            layer.b[i] = std::make_unique<PackedMatmul>(ps[i]->b, ps[i]->bias, ps[i]->out,
-                                                        ps[i]->rank, MatmulEpilogue::none, pr);
+            layer.b[i] = pk.make(ps[i]->b, ps[i]->bias, ps[i]->out, ps[i]->rank,
+                                 MatmulEpilogue::none, pk.precision({qkv_names[i]}, true));
         }
     } else {
         layer.qkv_form = QkvForm::separate;
-        const char* names[3] = {"query", "key", "value"};
+        const char* what[3] = {"query", "key", "value"};
         for (size_t i = 0; i < 3; ++i) {
-            layer.qkv_separate[i] = pack_linear(*ps[i], MatmulEpilogue::none, names[i], pr);
+            layer.qkv_separate[i] =
+                pack_encoder_linear(*ps[i], MatmulEpilogue::none, what[i], qkv_names[i], pk);
         }
     }
 }
@@ -93,7 +164,7 @@ void pack_qkv(PackedLayer& layer, const LayerParams& lp, MatmulPrecision pr) {
 // PackedLayer::value_output_merged: b[2] <- per head A_o,h B_v,h, attn_out <- B_o with the
 // folded bias. Products in double.
 void merge_value_output(PackedLayer& layer, const LayerParams& lp, int64_t heads, int64_t d,
-                        MatmulPrecision pr) {
+                        const LayerNames& names, Packer& pk) {
     const LinearParams& v = lp.value;
     const LinearParams& o = lp.attn_out;
     const int64_t H = v.out, rv = v.rank, ro = o.rank;
@@ -126,20 +197,21 @@ void merge_value_output(PackedLayer& layer, const LayerParams& lp, int64_t heads
         for (int64_t j = 0; j < ro; ++j) s += double(o.b[i * ro + j]) * ab[size_t(j)];
         bias[size_t(i)] = float(s);
     }
-    layer.b[2] = std::make_unique<PackedMatmul>(w.data(), nullptr, H, rv, MatmulEpilogue::none, pr);
+    layer.b[2] = pk.make(w.data(), nullptr, H, rv, MatmulEpilogue::none,
+                         pk.precision({names.value, names.attn_out}, true));
     layer.attn_out = PackedLinear{};
     layer.attn_out.in = H;
     layer.attn_out.out = H;
     layer.attn_out.rank = ro;
-    layer.attn_out.w =
-        std::make_unique<PackedMatmul>(o.b, bias.data(), H, ro, MatmulEpilogue::residual, pr);
+    layer.attn_out.w = pk.make(o.b, bias.data(), H, ro, MatmulEpilogue::residual,
+                               pk.precision({names.attn_out}, true));
     layer.value_output_merged = true;
 }
 
 // PackedLayer::query_key_merged: b[0] <- per head B_k,hᵀ B_q,h with bias B_k,hᵀ b_q,h, b[1]
 // dropped. Products in double.
 void merge_query_key(PackedLayer& layer, const LayerParams& lp, int64_t heads, int64_t d,
-                     MatmulPrecision pr) {
+                     const LayerNames& names, Packer& pk) {
     const LinearParams& q = lp.query;
     const LinearParams& k = lp.key;
     const int64_t H = q.out, rq = q.rank, rk = k.rank;
@@ -163,8 +235,8 @@ void merge_query_key(PackedLayer& layer, const LayerParams& lp, int64_t heads, i
             bias[size_t(h * d + j)] = float(b);
         }
     }
-    layer.b[0] =
-        std::make_unique<PackedMatmul>(w.data(), bias.data(), H, rq, MatmulEpilogue::none, pr);
+    layer.b[0] = pk.make(w.data(), bias.data(), H, rq, MatmulEpilogue::none,
+                         pk.precision({names.query, names.key}, true));
     layer.b[1].reset();
     layer.query_key_merged = true;
 }
@@ -174,12 +246,37 @@ void merge_query_key(PackedLayer& layer, const LayerParams& lp, int64_t heads, i
 std::shared_ptr<const PackedModel> PackedModel::build(std::shared_ptr<const Model> model,
                                                       const PackedOptions& options) {
     FWSVD_CHECK(model != nullptr, "PackedModel: null model");
-    const MatmulPrecision pr = options.precision;
-    FWSVD_CHECK(pr == MatmulPrecision::f32 || kernels::bf16_matmul_supported(),
+    MatmulPrecision pr = options.precision;
+    FWSVD_CHECK(pr != MatmulPrecision::bf16 || kernels::bf16_matmul_supported(),
                 "bf16 inference needs a CPU with AVX512_BF16 (this one would emulate it, slower "
                 "than f32): use f32");
+    FWSVD_CHECK(pr == MatmulPrecision::int8 || options.int8.skip.empty(),
+                "--int8-skip applies to int8 inference only (--precision int8)");
     std::shared_ptr<PackedModel> pb(new PackedModel());
+    if (pr == MatmulPrecision::int8 && !kernels::int8_matmul_supported()) {
+        pr = MatmulPrecision::f32;
+        pb->precision_note_ =
+            "int8 inference needs AVX2 (oneDNN's int8 GEMM kernels); this CPU lacks it, so the "
+            "model runs in f32";
+    }
     pb->precision_ = pr;
+    Packer pk;
+    pk.model = pr;
+    pk.middle_f32 = options.int8.middle_f32;
+    if (pr == MatmulPrecision::int8) {
+        pk.scheme = kernels::default_int8_scheme(options.int8.reduce_activations);
+        pk.scheme.per_tensor = options.int8.per_tensor;
+        if (!options.int8.skip.empty()) {
+            try {
+                pk.skip.emplace(options.int8.skip, std::regex::ECMAScript);
+            } catch (const std::regex_error& e) {
+                throw Error(str_cat("--int8-skip: '", options.int8.skip,
+                                    "' is not a regular expression: ", e.what()),
+                            ErrorKind::usage);
+            }
+        }
+    }
+    pb->int8_scheme_ = pk.scheme;
     const ModelConfig& c = model->config();
     const ModelParams& p = model->params();
     pb->act_ = activation_of(c.hidden_act);
@@ -222,23 +319,31 @@ std::shared_ptr<const PackedModel> PackedModel::build(std::shared_ptr<const Mode
         middle = std::max(middle, pb->emb_proj_.rank);
         model->release_weight_pages(p.emb_proj);
     }
-    for (const LayerParams* group : groups) {
-        const LayerParams& lp = *group;
+    const Family& family = c.model_family();
+    for (size_t g = 0; g < groups.size(); ++g) {
+        const LayerParams& lp = *groups[g];
+        const auto name = [&](Role role) { return family.tensor_name(role, int64_t(g)); };
+        const LayerNames names{name(Role::query),    name(Role::key),   name(Role::value),
+                               name(Role::attn_out), name(Role::inter), name(Role::out)};
         PackedLayer layer;
-        pack_qkv(layer, lp, pr);
+        pack_qkv(layer, lp, names, pk);
         if (options.merge_query_key && layer.qkv_form == QkvForm::fused_factors &&
             lp.key.rank <= c.head_dim()) {
-            merge_query_key(layer, lp, c.num_attention_heads, c.head_dim(), pr);
+            merge_query_key(layer, lp, c.num_attention_heads, c.head_dim(), names, pk);
         }
         if (options.merge_value_output && layer.qkv_form == QkvForm::fused_factors &&
             lp.attn_out.factored() && lp.attn_out.rank <= c.head_dim()) {
-            merge_value_output(layer, lp, c.num_attention_heads, c.head_dim(), pr);
+            merge_value_output(layer, lp, c.num_attention_heads, c.head_dim(), names, pk);
         } else {
-            layer.attn_out =
-                pack_linear(lp.attn_out, MatmulEpilogue::residual, "attention output", pr);
+            layer.attn_out = pack_encoder_linear(lp.attn_out, MatmulEpilogue::residual,
+                                                 "attention output", names.attn_out, pk);
         }
-        layer.inter = pack_linear(lp.inter, inter_epilogue, "intermediate", pr);
-        layer.out = pack_linear(lp.out, MatmulEpilogue::residual, "output", pr);
+        layer.inter =
+            pack_encoder_linear(lp.inter, inter_epilogue, "intermediate", names.inter, pk);
+        layer.out = pack_encoder_linear(lp.out, MatmulEpilogue::residual, "output", names.out, pk);
+        for (const PackedMatmul* mm : matmuls_of(layer)) {
+            ++(mm->precision() == MatmulPrecision::int8 ? pb->int8_gemms_ : pb->f32_gemms_);
+        }
         if (layer.qkv) bytes += layer.qkv->packed_bytes();
         for (const auto& b : layer.b) bytes += b ? b->packed_bytes() : 0;
         for (const auto& l : layer.qkv_separate) {
@@ -269,6 +374,12 @@ std::shared_ptr<const PackedModel> PackedModel::build(std::shared_ptr<const Mode
         bytes += bytes_of(pb->classifier_);
         middle = std::max(middle, pb->classifier_.rank);
     }
+    if (pk.skip && pk.skipped.empty()) {
+        throw Error(str_cat("--int8-skip: '", options.int8.skip,
+                            "' matches no encoder linear layer (their names look like ",
+                            family.tensor_name(Role::inter, 0), ")"),
+                    ErrorKind::usage);
+    }
     pb->max_middle_ = middle;
     pb->packed_bytes_ = bytes;
     pb->model_ = std::move(model);
@@ -278,15 +389,22 @@ std::shared_ptr<const PackedModel> PackedModel::build(std::shared_ptr<const Mode
 std::shared_ptr<const PackedModel> PackedModel::of(std::shared_ptr<const Model> model,
                                                    const PackedOptions& options) {
     FWSVD_CHECK(model != nullptr, "PackedModel: null model");
-    // Keyed by the model's address: a live PackedModel holds its model, so the address cannot
-    // be reused by another model while the entry can still be locked.
+    // Keyed by the model's address (and the precision): a live PackedModel holds its model, so the
+    // address cannot be reused by another model while the entry can still be locked.
     static std::mutex mutex;
-    static std::map<std::pair<const Model*, int>, std::weak_ptr<const PackedModel>> registry;
+    static std::map<std::pair<const Model*, std::string>, std::weak_ptr<const PackedModel>>
+        registry;
     std::lock_guard<std::mutex> lock(mutex);
     for (auto it = registry.begin(); it != registry.end();) {
         it = it->second.expired() ? registry.erase(it) : std::next(it);
     }
-    std::weak_ptr<const PackedModel>& slot = registry[{model.get(), int(options.precision)}];
+    // One packed form per precision and, for int8, per choice of its options.
+    std::string key = kernels::precision_name(options.precision);
+    if (options.precision == MatmulPrecision::int8) {
+        const PackedOptions::Int8& o = options.int8;
+        key += str_cat("|", o.per_tensor, o.reduce_activations, o.middle_f32, "|", o.skip);
+    }
+    std::weak_ptr<const PackedModel>& slot = registry[{model.get(), key}];
     if (auto existing = slot.lock()) return existing;
     // Built under the lock: a second Session of the same model waits for this one's packing
     // instead of packing again.

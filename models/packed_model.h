@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "kernels/activation.h"
 #include "kernels/packed_matmul.h"
@@ -91,6 +92,24 @@ struct PackedOptions {
     // projection stay f32): faster GEMMs on CPUs with AVX512_BF16, refused (Error) on others.
     // Its effect on task scores is measured per model (bench/RESULTS.md), not assumed.
     kernels::MatmulPrecision precision = kernels::MatmulPrecision::f32;
+    // int8 only (kernels::Int8Scheme; the head and the embedding projection stay f32, as do
+    // attention, LayerNorm and the embeddings):
+    struct Int8 {
+        // One activation scale per GEMM call instead of per row (measured: bench/RESULTS.md).
+        bool per_tensor = false;
+        // Where the CPU's int8 pair sums would saturate (no VNNI, kernels::Int8Scheme): 7-bit
+        // activation codes and 8-bit weights instead of the default 7-bit weights.
+        bool reduce_activations = false;
+        // Factored layers: the rank-r middle t = x Aᵀ goes back to f32 and the second factor
+        // (B, and the per-head merged matrices built from B factors) multiplies in f32, instead of
+        // t being re-quantised per row for an int8 B.
+        bool middle_f32 = false;
+        // An ECMAScript regular expression: encoder linear layers whose Hugging Face prefix
+        // (e.g. bert.encoder.layer.3.output.dense) it matches anywhere stay f32. A GEMM fused from
+        // several layers (Q/K/V, the per-head merges) stays f32 when any of them matches. Error
+        // when it matches no layer. Empty: none.
+        std::string skip;
+    } int8;
 };
 
 class PackedModel {
@@ -118,6 +137,14 @@ class PackedModel {
     kernels::Activation activation() const { return act_; }
     kernels::Activation head_activation() const { return head_act_; }
     kernels::MatmulPrecision precision() const { return precision_; }
+    // int8: the codes' ranges every int8 GEMM uses, and how many of the encoder's GEMMs
+    // (PackedMatmuls, shared layer groups once) multiply in int8 and in f32.
+    const kernels::Int8Scheme& int8_scheme() const { return int8_scheme_; }
+    int64_t int8_gemms() const { return int8_gemms_; }
+    int64_t f32_gemms() const { return f32_gemms_; }
+    // Why the requested precision was not used (int8 on a CPU without AVX2: f32 instead), for
+    // the tools to print; empty otherwise.
+    const std::string& precision_note() const { return precision_note_; }
     bool gelu_fused() const { return gelu_fused_; }
     // Whether Session::forward may run the encoder in one parallel region (see
     // PackedOptions::region_max_layer_bytes).
@@ -141,6 +168,9 @@ class PackedModel {
     bool gelu_fused_ = false;
     bool one_region_ = false;
     kernels::MatmulPrecision precision_ = kernels::MatmulPrecision::f32;
+    kernels::Int8Scheme int8_scheme_;
+    int64_t int8_gemms_ = 0, f32_gemms_ = 0;
+    std::string precision_note_;
     int64_t max_middle_ = 0;
     size_t packed_bytes_ = 0;
     size_t max_layer_bytes_ = 0;

@@ -26,6 +26,8 @@ build/tools/fwsvd eval ../shared/models/bert-mini-sst2 --data ../shared/data/glu
 build/tools/fwsvd eval ../shared/models/bert-mini-stsb --data ../shared/data/glue/STS-B/dev.tsv --dump-logits /tmp/stsb-logits.safetensors
 # The same in bf16 (encoder GEMMs about twice as fast on CPUs with AVX512_BF16; check the score).
 build/tools/fwsvd eval ../shared/models/bert-mini-sst2 --data ../shared/data/glue/SST-2/dev.tsv --json --precision bf16
+# int8 (weights per output channel, activations per row), keeping the last FFN output in f32.
+build/tools/fwsvd eval ../shared/models/bert-mini-sst2 --data ../shared/data/glue/SST-2/dev.tsv --json --precision int8 --int8-skip 'layer\.3\.output\.dense'
 
 # Empirical Fisher information from 8,000 training examples.
 build/tools/fwsvd fisher ../shared/models/bert-mini-sst2 --data ../shared/data/glue/SST-2/train.tsv --examples 8000 --out /tmp/sst2-fisher.safetensors
@@ -49,6 +51,7 @@ build/tools/fwsvd init --preset base --vocab ../shared/data/vocab/bert-base-unca
 build/tools/fwsvd init --family roberta --preset base --tokenizer tests/golden/roberta --out /tmp/roberta-base-random
 build/tools/fwsvd bench /tmp/bert-base-random --seq 128 --batch 1 --threads 1 --json
 build/tools/fwsvd bench /tmp/bert-base-random --seq 128 --batch 1 --threads 1 --json --precision bf16
+build/tools/fwsvd bench /tmp/bert-base-random --seq 128 --batch 1 --threads 1 --precision int8
 ```
 
 ## Reference

@@ -87,23 +87,68 @@ DataOptions DataFlags::options(bool require_label) const {
 
 void add_precision_option(CLI::App* app, std::string* precision) {
     app->add_option("--precision", *precision,
-                    "Type the encoder's linear layers multiply in: f32 (exact) or bf16 (about 2x "
-                    "faster GEMMs on CPUs with AVX512_BF16; check the task score)")
+                    "Type the encoder's linear layers multiply in: f32 (exact), bf16 (about 2x "
+                    "faster GEMMs on CPUs with AVX512_BF16) or int8 (weights quantised per "
+                    "output channel, activations per row; 7-bit weights on CPUs without VNNI); "
+                    "check the task score")
         ->capture_default_str()
-        ->check(CLI::IsMember({"f32", "bf16"}));
+        ->check(CLI::IsMember({"f32", "bf16", "int8"}));
 }
 
-PackedOptions packed_options(const std::string& precision) {
+void Int8Flags::add_to(CLI::App* app) {
+    options.push_back(app->add_option(
+        "--int8-skip", skip,
+        "With --precision int8: encoder linear layers whose name (e.g. "
+        "bert.encoder.layer.3.output.dense) this regular expression matches stay f32"));
+    options.push_back(
+        app->add_option("--int8-activations", activations,
+                        "With --precision int8: one activation scale per row or per tensor")
+            ->capture_default_str()
+            ->check(CLI::IsMember({"row", "tensor"})));
+    options.push_back(app->add_option("--int8-middle", middle,
+                                      "With --precision int8: factored layers' second factor in "
+                                      "int8 (re-quantising the rank-r middle) or f32")
+                          ->capture_default_str()
+                          ->check(CLI::IsMember({"int8", "f32"})));
+    options.push_back(app->add_option("--int8-reduce", reduce,
+                                      "With --precision int8 on CPUs without VNNI: which codes "
+                                      "get 7 bits so that the 16-bit pair sums cannot saturate")
+                          ->capture_default_str()
+                          ->check(CLI::IsMember({"weights", "activations"})));
+}
+
+PackedOptions packed_options(const std::string& precision, const Int8Flags* int8) {
     PackedOptions o;
     if (!kernels::parse_precision(precision, &o.precision)) {
-        throw Error(str_cat("--precision: unknown type '", precision, "' (f32 or bf16)"),
+        throw Error(str_cat("--precision: unknown type '", precision, "' (f32, bf16 or int8)"),
                     ErrorKind::usage);
     }
+    if (!int8) return o;
+    if (o.precision != kernels::MatmulPrecision::int8) {
+        for (const CLI::Option* opt : int8->options) {
+            if (opt->count() > 0) {
+                throw Error(str_cat(opt->get_name(), " applies to --precision int8 only"),
+                            ErrorKind::usage);
+            }
+        }
+        return o;
+    }
+    o.int8.skip = int8->skip;
+    o.int8.per_tensor = int8->activations == "tensor";
+    o.int8.middle_f32 = int8->middle == "f32";
+    o.int8.reduce_activations = int8->reduce == "activations";
     return o;
+}
+
+void report_precision(const PackedModel& packed) {
+    if (!packed.precision_note().empty()) {
+        std::cerr << "fwsvd: note: " << packed.precision_note() << "\n";
+    }
 }
 
 void RunFlags::add_to(CLI::App* app) {
     add_precision_option(app, &precision);
+    int8.add_to(app);
     app->add_option("--threads", threads, "Threads (default: all cores, or OMP_NUM_THREADS)")
         ->check(CLI::Range(0, 1024));
     app->add_option("--batch-size", batch_size, "Sequences per forward batch")

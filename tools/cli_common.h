@@ -37,18 +37,33 @@ struct DataFlags {
     int64_t max_len_for(const ModelConfig& config) const;
 };
 
-// --precision f32|bf16: the type the encoder's linear layers multiply in
+// --precision f32|bf16|int8: the type the encoder's linear layers multiply in
 // (PackedOptions::precision).
 void add_precision_option(CLI::App* app, std::string* precision);
-PackedOptions packed_options(const std::string& precision);
+
+// The int8 options (PackedOptions::Int8): --int8-skip REGEX, --int8-activations row|tensor,
+// --int8-middle int8|f32, --int8-reduce weights|activations. Given with another precision than
+// int8: a usage error.
+struct Int8Flags {
+    std::string skip;
+    std::string activations = "row";
+    std::string middle = "int8";
+    std::string reduce = "weights";
+    std::vector<CLI::Option*> options;
+    void add_to(CLI::App* app);
+};
+PackedOptions packed_options(const std::string& precision, const Int8Flags* int8 = nullptr);
+// Prints to stderr what the packed model did not do as asked (PackedModel::precision_note).
+void report_precision(const PackedModel& packed);
 
 struct RunFlags {
     int threads = 0;
     int64_t batch_size = 32;
     std::string precision = "f32";
+    Int8Flags int8;
     void add_to(CLI::App* app);
     void apply() const;
-    PackedOptions packed() const { return packed_options(precision); }
+    PackedOptions packed() const { return packed_options(precision, &int8); }
 };
 
 struct LoadedModel {

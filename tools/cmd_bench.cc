@@ -25,6 +25,7 @@ struct BenchArgs {
     int64_t warmup = 10;
     bool json = false;
     std::string precision = "f32";
+    Int8Flags int8;
 };
 
 // B sequences of `seq` random ids: [CLS]-like id first, then ids drawn from the vocabulary
@@ -61,9 +62,12 @@ void bench_command(const BenchArgs& a) {
 
     using Clock = std::chrono::steady_clock;
     const auto t_setup = Clock::now();
-    Session session(model, packed_options(a.precision));  // packs the weights
+    Session session(model, packed_options(a.precision, &a.int8));  // packs the weights
     const double setup_ms =
         std::chrono::duration<double, std::milli>(Clock::now() - t_setup).count();
+    report_precision(session.packed());
+    const PackedModel& packed = session.packed();
+    const bool int8 = packed.precision() == kernels::MatmulPrecision::int8;
     std::vector<float> logits(size_t(a.batch * c.num_labels()));
     for (int64_t i = 0; i < a.warmup; ++i) session.forward(batch, logits.data());
 
@@ -97,6 +101,12 @@ void bench_command(const BenchArgs& a) {
         j["packed_mb"] = double(session.packed().packed_bytes()) / (1024.0 * 1024.0);
         j["isa"] = kernels::isa_name(kernels::active_isa());
         j["precision"] = kernels::precision_name(session.packed().precision());
+        if (int8) {
+            const kernels::Int8Scheme& q = packed.int8_scheme();
+            j["int8"] = {{"weight_max", q.weight_max},        {"activation_max", q.activation_max},
+                         {"per_tensor", q.per_tensor},        {"vnni", kernels::int8_vnni()},
+                         {"int8_gemms", packed.int8_gemms()}, {"f32_gemms", packed.f32_gemms()}};
+        }
         std::cout << j.dump() << std::endl;
     } else {
         std::printf("%s: seq %lld, batch %lld, %d thread(s), %zu runs after %lld warm-up\n",
@@ -110,6 +120,19 @@ void bench_command(const BenchArgs& a) {
                     setup_ms, double(session.packed().packed_bytes()) / (1024.0 * 1024.0),
                     kernels::isa_name(kernels::active_isa()),
                     kernels::precision_name(session.packed().precision()));
+        if (int8) {
+            const kernels::Int8Scheme& q = packed.int8_scheme();
+            std::printf(
+                "  int8: weights +-%d, activations 0..%d per %s; %lld int8 and %lld f32 "
+                "encoder GEMMs; %s\n",
+                q.weight_max, q.activation_max, q.per_tensor ? "tensor" : "row",
+                (long long)packed.int8_gemms(), (long long)packed.f32_gemms(),
+                2 * q.weight_max * q.activation_max > 32767
+                    ? "8-bit codes (exact 32-bit sums: VNNI)"
+                : kernels::int8_vnni()
+                    ? "7-bit codes (oneDNN sums product pairs in 16 bits here)"
+                    : "7-bit codes: no VNNI, product pairs sum in 16 bits (VPMADDUBSW)");
+        }
     }
 }
 
@@ -136,6 +159,7 @@ void setup_bench(CLI::App* app) {
         ->check(CLI::Range(int64_t(0), int64_t(1) << 20));
     sub->add_flag("--json", a->json, "Print one JSON object instead of text");
     add_precision_option(sub, &a->precision);
+    a->int8.add_to(sub);
     sub->callback([a] {
         int code = guarded([&] { bench_command(*a); });
         if (code != 0) throw CLI::RuntimeError(code);

@@ -59,6 +59,7 @@ void eval_command(const EvalArgs& a) {
     EncodedData data = m.encode(ds, max_len, true);
 
     Session session(m.model, a.run.packed());
+    report_precision(session.packed());
     std::vector<float> logits;
     double seconds = 0;
     {

@@ -58,6 +58,7 @@ void run_command(const RunArgs& a) {
         parts.push_back(m.encode(file, a.data.max_len_for(c), false));
     }
     Session session(m.model, a.run.packed());
+    report_precision(session.packed());
     for (const auto& part : parts) {
         std::vector<float> logits = predict_logits(session, part, a.run.batch_size, nullptr);
         const int64_t C = c.num_labels();

@@ -28,7 +28,14 @@ Steps:
     else of it); PyTorch and ORT run the model's graph as Hugging Face's BERT does. For the same
     work on both sides, ORT also runs a second export with that pruning (torch_bert.py
     --cls-last-layer), timed in the same round: the last two columns.
- 5. bf16 (--bf16, on by default where the CPU has AVX512_BF16): fwsvd also runs each model with
+ 5. int8 (--int8, on by default): fwsvd `--precision int8`, PyTorch's
+    torch.quantization.quantize_dynamic on the encoder's nn.Linear (torch_bert.py --int8; the
+    engine it ran is printed) and ONNX Runtime on the graph of its dynamic quantisation
+    (ort_quantize.py: DynamicQuantizeLinear + MatMulInteger, as quantize_dynamic writes it; ORT
+    fuses it into DynamicQuantizeMatMul) of the same export, in the same rounds. Agreement first:
+    each one's int8 logits against PyTorch's f32 logits, within --int8-tol of the largest |logit|.
+    A third table gives the int8 medians and ratios, and a last one every precision side by side.
+ 6. bf16 (--bf16, on by default where the CPU has AVX512_BF16): fwsvd also runs each model with
     `--precision bf16` (weights and GEMM inputs rounded to bfloat16, f32 accumulation) in the same
     rounds; its logits are checked against PyTorch's within --bf16-tol relative to the largest
     |logit|, and a second table gives its medians and ratios. The peers stay f32 (neither has a
@@ -37,7 +44,8 @@ Steps:
 Peer settings (each the best found on this machine; see RESULTS.md):
   PyTorch 1.13 (Debian): torch.set_num_threads(n), set_num_interop_threads(1),
     torch.inference_mode() (eager) or torch.no_grad() (jit), --torch-mode (default eager),
-    OPENBLAS_CORETYPE=SkylakeX (Debian's OpenBLAS 0.3.21 misdetects the CPU otherwise),
+    OPENBLAS_CORETYPE=SkylakeX on CPUs with AVX-512 (Debian's OpenBLAS 0.3.21 misdetected the
+    first test machine's EPYC; elsewhere its own detection),
     OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=n, OMP_WAIT_POLICY from --torch-wait-policy.
   ONNX Runtime (onnxruntime-node, CPU EP): intraOpNumThreads n, interOpNumThreads 1,
     executionMode sequential, graphOptimizationLevel 'all'.
@@ -55,6 +63,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 SHARED = os.environ.get("FWSVD_SHARED_DIR", os.path.join(REPO, "..", "shared"))
 sys.path.insert(0, HERE)
+
+
+def cpu_has(flag):
+    with open("/proc/cpuinfo") as f:
+        return f" {flag}" in f.read()
 
 
 def load1():
@@ -84,7 +97,9 @@ class Peers:
         v = variant or {}
         env = dict(os.environ)
         env.update({"OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)})
-        coretype = v.get("coretype", "SkylakeX")
+        # SkylakeX: Debian's OpenBLAS misdetected the AVX-512 EPYC of the first runs; on a CPU
+        # without AVX-512 it would fault (illegal instruction), and its own detection is right.
+        coretype = v.get("coretype", "SkylakeX" if cpu_has("avx512f") else "")
         if coretype:
             env["OPENBLAS_CORETYPE"] = coretype
         wait = v.get("wait", self.a.torch_wait_policy)
@@ -167,10 +182,15 @@ class Peers:
                     print(f"exporting {os.path.basename(path)} to ONNX ...", flush=True)
                     sh([sys.executable, os.path.join(HERE, "torch_bert.py"), d, "--export-onnx",
                         path] + extra, env=self.torch_env(1))
+            onnx_int8 = os.path.join(c, "onnx", key + "-int8.onnx")
+            if a.int8 and (not os.path.exists(onnx_int8)
+                           or os.path.getmtime(onnx_int8) < os.path.getmtime(onnx)):
+                p = sh([sys.executable, os.path.join(HERE, "ort_quantize.py"), onnx, onnx_int8])
+                print(f"ort_quantize.py {os.path.basename(onnx)}: {p.stdout.strip()}", flush=True)
             with open(os.path.join(d, "config.json")) as f:
                 vocab = json.load(f)["vocab_size"]
             out.append({"label": label, "key": key, "dir": d, "onnx": onnx, "onnx_cls": onnx_cls,
-                        "vocab": vocab})
+                        "onnx_int8": onnx_int8, "vocab": vocab})
         return out
 
     # -- agreement
@@ -196,13 +216,27 @@ class Peers:
                         ids_path, "--threads", "1"], env=self.node_env()))
         oc = logits(sh(["node", os.path.join(HERE, "ort_bench.js"), m["onnx_cls"], "--input",
                         ids_path, "--threads", "1"], env=self.node_env()))
+        i8 = {}
+        if self.a.int8:
+            i8["fwsvd"] = logits(sh([self.a.fwsvd, "run", m["dir"], "--input", ids_path,
+                                     "--threads", "1", "--precision", "int8"]))
+            tp = sh([sys.executable, os.path.join(HERE, "torch_bert.py"), m["dir"], "--input",
+                     ids_path, "--threads", "1", "--int8"], env=self.torch_env(1))
+            self.torch_int8 = tp.stderr.strip().splitlines()[-1] if tp.stderr.strip() else ""
+            i8["torch"] = logits(tp)
+            i8["ORT"] = logits(sh(["node", os.path.join(HERE, "ort_bench.js"), m["onnx_int8"],
+                                   "--input", ids_path, "--threads", "1"], env=self.node_env()))
         def maxdiff(x, y):
             assert len(x) == len(y) == 3, (len(x), len(y))
             return max(abs(u - v) for rx, ry in zip(x, y) for u, v in zip(rx, ry))
         scale = max(abs(v) for r in fw for v in r)
         return {"fwsvd_torch": maxdiff(fw, tq), "fwsvd_ort": maxdiff(fw, oq),
                 "torch_ort": maxdiff(tq, oq), "fwsvd_ort_cls": maxdiff(fw, oc),
-                "bf16_torch": maxdiff(fb, tq) if fb else None, "max_abs_logit": scale}
+                "bf16_torch": maxdiff(fb, tq) if fb else None, "max_abs_logit": scale,
+                "int8_f32": {k: maxdiff(v, tq) for k, v in i8.items()},
+                "int8_pairs": {f"{x}-{y}": maxdiff(i8[x], i8[y])
+                               for x, y in (("fwsvd", "torch"), ("fwsvd", "ORT"), ("torch", "ORT"))
+                               if x in i8 and y in i8}}
 
     # -- timing
     def time_fwsvd(self, m, t, precision="f32"):
@@ -212,17 +246,18 @@ class Peers:
                 precision])
         return last_json(p)["median_ms"]
 
-    def time_torch(self, m, t, variant=None):
+    def time_torch(self, m, t, variant=None, int8=False):
         a = self.a
         mode = (variant or {}).get("mode", a.torch_mode)
         p = sh([sys.executable, os.path.join(HERE, "torch_bert.py"), m["dir"], "--bench",
                 "--seq", str(a.seq), "--batch", str(a.batch), "--threads", str(t), "--seconds",
-                str(a.seconds), "--mode", mode, "--json"], env=self.torch_env(t, variant))
+                str(a.seconds), "--mode", mode, "--json"] + (["--int8"] if int8 else []),
+               env=self.torch_env(t, variant))
         return last_json(p)["median_ms"]
 
-    def time_ort(self, m, t, cls_last_layer=False):
+    def time_ort(self, m, t, cls_last_layer=False, int8=False):
         a = self.a
-        onnx = m["onnx_cls"] if cls_last_layer else m["onnx"]
+        onnx = m["onnx_int8"] if int8 else m["onnx_cls"] if cls_last_layer else m["onnx"]
         p = sh(["node", os.path.join(HERE, "ort_bench.js"), onnx, "--bench", "--seq",
                 str(a.seq), "--batch", str(a.batch), "--threads", str(t), "--seconds",
                 str(a.seconds), "--vocab", str(m["vocab"]), "--json"], env=self.node_env())
@@ -258,6 +293,11 @@ def main():
                     help="also time fwsvd --precision bf16 (auto: when the CPU has AVX512_BF16)")
     ap.add_argument("--bf16-tol", type=float, default=0.05,
                     help="max |bf16 logit - PyTorch's| / max |logit| allowed")
+    ap.add_argument("--int8", default="on", choices=["on", "off"],
+                    help="also time int8: fwsvd --precision int8, PyTorch quantize_dynamic, ONNX "
+                         "Runtime on its dynamic quantisation's graph")
+    ap.add_argument("--int8-tol", type=float, default=0.25,
+                    help="max |int8 logit - PyTorch's f32 logit| / max |logit| allowed")
     ap.add_argument("--torch-mode", default="eager", choices=["eager", "trace", "freeze", "optimize"])
     ap.add_argument("--torch-wait-policy", default="PASSIVE",
                     help="OMP_WAIT_POLICY for PyTorch ('' leaves it unset)")
@@ -278,6 +318,7 @@ def main():
             a.bf16 = " avx512_bf16" in f.read()
     else:
         a.bf16 = a.bf16 == "on"
+    a.int8 = a.int8 == "on"
     threads = [int(t) for t in a.threads.split(",")]
 
     peers = Peers(a)
@@ -305,6 +346,18 @@ def main():
             print(f"agreement {m['label']} bf16: max |logit diff| fwsvd bf16-torch "
                   f"{d['bf16_torch']:.2e}, {rel:.2e} of the largest |logit| (tolerance "
                   f"{a.bf16_tol:g}) {'OK' if good_bf16 else 'FAILED'}", flush=True)
+        if d["int8_f32"]:
+            rel = {k: v / max(d["max_abs_logit"], 1e-30) for k, v in d["int8_f32"].items()}
+            good_int8 = max(rel.values()) <= a.int8_tol
+            ok &= good_int8
+            print(f"agreement {m['label']} int8 against PyTorch f32: max |logit diff| "
+                  + ", ".join(f"{k} {d['int8_f32'][k]:.2e} ({rel[k]:.3f} of the largest |logit|)"
+                              for k in d["int8_f32"])
+                  + "; between the int8 runs " + ", ".join(f"{k} {v:.2e}"
+                                                            for k, v in d["int8_pairs"].items())
+                  + f" (tolerance {a.int8_tol:g}) {'OK' if good_int8 else 'FAILED'}", flush=True)
+    if a.int8:
+        print(f"PyTorch int8: {getattr(peers, 'torch_int8', '')}", flush=True)
     if not ok:
         raise SystemExit("logits disagree beyond the tolerance")
     if a.skip_timing:
@@ -355,16 +408,22 @@ def main():
                 o = peers.time_ort(m, t)
                 oc = peers.time_ort(m, t, cls_last_layer=True)
                 fb = peers.time_fwsvd(m, t, "bf16") if a.bf16 else None
+                fi = peers.time_fwsvd(m, t, "int8") if a.int8 else None
+                pi = peers.time_torch(m, t, int8=True) if a.int8 else None
+                oi = peers.time_ort(m, t, int8=True) if a.int8 else None
                 l1 = load1()
                 loads += [l0, l1]
                 for k, v in (("fwsvd", f), ("torch", p), ("ort", o), ("ort_cls", oc),
-                             ("fwsvd_bf16", fb)):
+                             ("fwsvd_bf16", fb), ("fwsvd_int8", fi), ("torch_int8", pi),
+                             ("ort_int8", oi)):
                     if v is not None:
                         res.setdefault((m["key"], t, k), []).append(v)
                 print(f"round {r + 1} load {l0:.2f}->{l1:.2f} {m['label']}, {t} thread(s): "
                       f"fwsvd {f:.2f} ms, torch {p:.2f} ms, ORT {o:.2f} ms, "
                       f"ORT [CLS]-only last layer {oc:.2f} ms"
-                      + (f", fwsvd bf16 {fb:.2f} ms" if fb is not None else ""), flush=True)
+                      + (f", fwsvd bf16 {fb:.2f} ms" if fb is not None else "")
+                      + (f", fwsvd int8 {fi:.2f} ms, torch int8 {pi:.2f} ms, ORT int8 {oi:.2f} ms"
+                         if fi is not None else ""), flush=True)
     print(f"\nseq {a.seq}, batch {a.batch}; medians over {a.rounds} rounds of each run's median "
           f"({a.seconds:g} s per run); 1-min load during the runs {min(loads):.2f}-{max(loads):.2f}\n")
     print("| model | threads | fwsvd ms | PyTorch ms | ORT ms | fwsvd/ORT | fwsvd/PyTorch "
@@ -388,6 +447,34 @@ def main():
                                    for k in ("fwsvd_bf16", "fwsvd", "torch", "ort", "ort_cls"))
                 print(f"| {m['label']} | {t} | {fb:.2f} | {f:.2f} | {fb / f:.2f} | {fb / o:.2f} "
                       f"| {fb / p:.2f} | {fb / oc:.2f} |")
+    if a.int8:
+        med = lambda m, t, k: statistics.median(res[(m["key"], t, k)])
+        print("\nint8: fwsvd --precision int8, PyTorch quantize_dynamic "
+              f"({getattr(peers, 'torch_int8', '')}), ONNX Runtime on its dynamic quantisation's "
+              "graph; each against the others' int8 and its own f32 in the same rounds\n")
+        print("| model | threads | fwsvd int8 ms | PyTorch int8 ms | ORT int8 ms | fwsvd/ORT int8 "
+              "| fwsvd/PyTorch int8 | fwsvd int8/f32 | PyTorch int8/f32 | ORT int8/f32 |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for m in models:
+            for t in threads:
+                fi, pi, oi = (med(m, t, k) for k in ("fwsvd_int8", "torch_int8", "ort_int8"))
+                f, p, o = (med(m, t, k) for k in ("fwsvd", "torch", "ort"))
+                print(f"| {m['label']} | {t} | {fi:.2f} | {pi:.2f} | {oi:.2f} | {fi / oi:.2f} "
+                      f"| {fi / pi:.2f} | {fi / f:.2f} | {pi / p:.2f} | {oi / o:.2f} |")
+    print("\nEvery precision, medians in ms (fwsvd / ONNX Runtime / PyTorch)\n")
+    precs = ["f32"] + (["bf16"] if a.bf16 else []) + (["int8"] if a.int8 else [])
+    print("| model | threads | " + " | ".join(precs) + " |")
+    print("|---|---|" + "---|" * len(precs))
+    for m in models:
+        for t in threads:
+            cells = []
+            for pr in precs:
+                sfx = "" if pr == "f32" else "_" + pr
+                vals = [statistics.median(res[(m["key"], t, k + sfx)])
+                        if (m["key"], t, k + sfx) in res else None
+                        for k in ("fwsvd", "ort", "torch")]
+                cells.append(" / ".join("-" if v is None else f"{v:.2f}" for v in vals))
+            print(f"| {m['label']} | {t} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

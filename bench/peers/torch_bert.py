@@ -14,6 +14,15 @@ Usage:
   torch_bert.py MODEL --input ids.jsonl            # {"input_ids": [...]} lines -> logits lines
   torch_bert.py MODEL --bench --seq 128 --batch 1 --threads 2 --seconds 3 --mode eager --json
   torch_bert.py MODEL --export-onnx model.onnx     # opset 14, dynamic batch and sequence axes
+  torch_bert.py MODEL --int8 --bench ...            # torch.quantization.quantize_dynamic
+
+--int8: torch.quantization.quantize_dynamic(model, {"layers"}, dtype=torch.qint8), i.e. every
+nn.Linear of the encoder (the two factors of a factored layer each) becomes
+nn.quantized.dynamic.Linear: int8 weights (default_dynamic_qconfig: symmetric per tensor),
+activations quantised per tensor at each call (reduce_range: 7-bit codes), int32 accumulation;
+embeddings, pooler and classifier stay f32 as in fwsvd. The quantised engine is
+torch.backends.quantized.engine (--qengine to choose; Debian's torch 1.13 has onednn and
+qnnpack, no fbgemm), printed with the results.
 
 Run it with Debian's /usr/bin/python3 (python3-torch, python3-numpy). For speed set
 OPENBLAS_CORETYPE=SkylakeX (Debian's OpenBLAS 0.3.21 misdetects this EPYC); run_peers.py does.
@@ -119,6 +128,17 @@ class BertClassifier(nn.Module):
         return self.classifier(torch.tanh(self.pooler(x[:, 0])))
 
 
+def quantize_int8(model, engine=None):
+    """The encoder's nn.Linear layers through torch's dynamic quantisation (see --int8)."""
+    if engine:
+        torch.backends.quantized.engine = engine
+    q = torch.quantization.quantize_dynamic(model, {"layers"}, dtype=torch.qint8)
+    n = sum(1 for m in q.modules() if isinstance(m, torch.nn.quantized.dynamic.Linear))
+    if n == 0:
+        raise SystemExit("quantize_dynamic converted no nn.Linear")
+    return q, n
+
+
 def load_model(model_dir):
     with open(os.path.join(model_dir, "config.json")) as f:
         cfg = json.load(f)
@@ -175,9 +195,12 @@ def bench(model, cfg, a):
     times.sort()
     n = len(times)
     med = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
-    return {"peer": "torch", "mode": a.mode, "seq": a.seq, "batch": a.batch,
-            "threads": torch.get_num_threads(), "runs": n, "median_ms": med, "min_ms": times[0],
-            "torch": torch.__version__}
+    r = {"peer": "torch", "mode": a.mode, "seq": a.seq, "batch": a.batch,
+         "threads": torch.get_num_threads(), "runs": n, "median_ms": med, "min_ms": times[0],
+         "torch": torch.__version__}
+    if a.int8:
+        r["int8"] = {"engine": torch.backends.quantized.engine, "quantized_linears": a.quantized}
+    return r
 
 
 def export_onnx(model, cfg, path, opset):
@@ -208,12 +231,20 @@ def main():
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--cls-last-layer", action="store_true",
                     help="run the last layer past Q/K/V for the [CLS] row only (as fwsvd does)")
+    ap.add_argument("--int8", action="store_true",
+                    help="the encoder's nn.Linear through torch.quantization.quantize_dynamic")
+    ap.add_argument("--qengine", default="",
+                    help="torch.backends.quantized.engine for --int8 (default: torch's)")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     torch.set_num_interop_threads(1)
     model, cfg = load_model(a.model)
     model.cls_last_layer = a.cls_last_layer
+    if a.int8:
+        model, a.quantized = quantize_int8(model, a.qengine or None)
+        print(f"torch int8: engine {torch.backends.quantized.engine}, {a.quantized} nn.Linear "
+              f"quantised", file=sys.stderr)
     if a.export_onnx:
         export_onnx(model, cfg, a.export_onnx, a.opset)
     if a.input:

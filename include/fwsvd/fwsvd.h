@@ -67,8 +67,10 @@ FWSVD_API const char* fwsvd_model_label(const fwsvd_model* model, int id);
 FWSVD_API fwsvd_status fwsvd_session_create(const fwsvd_model* model, fwsvd_session** out);
 /*
  * A session whose encoder linear layers multiply in `precision`: "f32" (fwsvd_session_create's,
- * exact) or "bf16" (weights and activations rounded to bfloat16, f32 accumulation: about twice
- * the GEMM speed on CPUs with AVX512_BF16; FWSVD_ERR_INVALID_INPUT on others or for another name).
+ * exact), "bf16" (weights and activations rounded to bfloat16, f32 accumulation: about twice
+ * the GEMM speed on CPUs with AVX512_BF16; FWSVD_ERR_INVALID_INPUT on others) or "int8" (weights
+ * quantised per output channel, activations per row, int32 sums; 7-bit weights on CPUs without
+ * VNNI; f32 on CPUs without AVX2). FWSVD_ERR_INVALID_INPUT for another name.
  */
 FWSVD_API fwsvd_status fwsvd_session_create_precision(const fwsvd_model* model,
                                                       const char* precision, fwsvd_session** out);

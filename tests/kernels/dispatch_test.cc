@@ -30,6 +30,7 @@
 #include "kernels/kernel_table.h"
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
+#include "kernels/quantize.h"
 #include "kernels/softmax.h"
 #include "tests/kernels/kernel_test_util.h"
 
@@ -517,6 +518,93 @@ void check_f32_to_bf16(const k::KernelTable& t, Rng& rng) {
         EXPECT_EQ(got[size_t(n)], 0xabcd) << "wrote past the end";
         got.resize(size_t(n));
         EXPECT_EQ(got, want);
+    }
+}
+
+// ---- quantize.h ---------------------------------------------------------------------------------
+
+// Bit-equal to the twin (min and max are exact), with NaNs among the values (ignored), starting
+// from a given range and from an empty one.
+void check_min_max(const k::KernelTable& t, Rng& rng) {
+    SKIP_IF_TWIN(t.min_max, k::min_max_ref);
+    const float inf = std::numeric_limits<float>::infinity();
+    for (int64_t n : lengths(rng)) {
+        SCOPED_TRACE("n=" + std::to_string(n));
+        std::vector<float> in = rng.vec<float>(n, -3.0, 2.0);
+        if (n > 4) in[size_t(n / 2)] = std::numeric_limits<float>::quiet_NaN();
+        for (auto [lo0, hi0] : {std::pair<float, float>{inf, -inf}, {-0.5f, 0.25f}}) {
+            float lo = lo0, hi = hi0, lo_ref = lo0, hi_ref = hi0;
+            t.min_max(&lo, &hi, in.data(), n);
+            k::min_max_ref(&lo_ref, &hi_ref, in.data(), n);
+            EXPECT_EQ(lo, lo_ref);
+            EXPECT_EQ(hi, hi_ref);
+            EXPECT_FALSE(std::isnan(lo) || std::isnan(hi));
+        }
+    }
+}
+
+// Bit-equal to the twin, with ties (x · inv_scale = m + 0.5), values beyond both ends of the
+// codes, NaNs and infinities among the random values; for 8-bit and 7-bit codes.
+void check_quantize_u8(const k::KernelTable& t, Rng& rng) {
+    SKIP_IF_TWIN(t.quantize_u8, k::quantize_u8_ref);
+    const float special[] = {2.5f,
+                             -2.5f,
+                             3.5f,
+                             1e9f,
+                             -1e9f,
+                             std::numeric_limits<float>::quiet_NaN(),
+                             std::numeric_limits<float>::infinity(),
+                             -0.0f};
+    for (float qmax : {255.0f, 127.0f}) {
+        for (int64_t n : lengths(rng)) {
+            SCOPED_TRACE("n=" + std::to_string(n) + " qmax=" + std::to_string(qmax));
+            std::vector<float> in = rng.vec<float>(n, -4.0, 4.0);
+            for (int64_t i = 0; i < n; i += 5) in[size_t(i)] = special[size_t(i / 5) % 8];
+            const k::U8Params p = k::u8_params(-4.0f, 4.0f, qmax);
+            // inv_scale 1 makes the ties exact; then the real parameters.
+            for (auto [inv, zero] : {std::pair<float, float>{1.0f, 3.0f}, {p.inv_scale, p.zero}}) {
+                std::vector<uint8_t> want(static_cast<size_t>(n)), got(size_t(n) + 1, 0xab);
+                t.quantize_u8(got.data(), in.data(), n, inv, zero, qmax);
+                k::quantize_u8_ref(want.data(), in.data(), n, inv, zero, qmax);
+                EXPECT_EQ(got[size_t(n)], 0xab) << "wrote past the end";
+                got.resize(size_t(n));
+                EXPECT_EQ(got, want);
+            }
+        }
+    }
+}
+
+// Bit-equal to the twin (the same operations in the same order), with and without bias and
+// accumulation, on rows of widths around the vector widths.
+void check_dequantize_i32(const k::KernelTable& t, Rng& rng) {
+    SKIP_IF_TWIN(t.dequantize_i32, k::dequantize_i32_ref);
+    for (int64_t rows : kRows) {
+        for (int64_t n : widths(rng)) {
+            SCOPED_TRACE(shape_tag(rows, n));
+            std::vector<int32_t> acc(size_t(rows * n)), col_sum(static_cast<size_t>(n)),
+                row_zero(static_cast<size_t>(rows));
+            for (auto& v : acc) v = int32_t(rng.index(-5000000, 5000000));
+            for (auto& v : col_sum) v = int32_t(rng.index(-20000, 20000));
+            for (auto& v : row_zero) v = int32_t(rng.index(0, 255));
+            const auto row_scale = rng.vec<float>(size_t(rows), 1e-3, 1e-1);
+            const auto col_scale = rng.vec<float>(size_t(n), 1e-4, 1e-2);
+            const auto bias = rng.vec<float>(size_t(n));
+            const auto init = rng.vec<float>(size_t(rows * n));
+            for (const float* b : {bias.data(), static_cast<const float*>(nullptr)}) {
+                for (int accumulate : {0, 1}) {
+                    std::vector<float> got = guarded(rows * n), want = init;
+                    std::copy(init.begin(), init.end(), got.begin());
+                    t.dequantize_i32(got.data(), acc.data(), row_scale.data(), row_zero.data(),
+                                     col_scale.data(), col_sum.data(), b, rows, n, accumulate);
+                    k::dequantize_i32_ref(want.data(), acc.data(), row_scale.data(),
+                                          row_zero.data(), col_scale.data(), col_sum.data(), b,
+                                          rows, n, accumulate);
+                    expect_guard_and_trim(got, rows * n);
+                    EXPECT_EQ(got, want)
+                        << "bias=" << (b != nullptr) << " accumulate=" << accumulate;
+                }
+            }
+        }
     }
 }
 

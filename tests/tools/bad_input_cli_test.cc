@@ -290,7 +290,17 @@ TEST_F(CliBad, UnknownFlagsAndBadValues) {
     expect_cli_error(run({}), 1, {"nothing to classify"});
     expect_cli_error(eval(data_, {"--metric", "bleu"}), 2, {"metric 'bleu' is not available"});
     expect_cli_error(eval(data_, {"--precision", "f16"}), 2, {"--precision", "f16"});
-    expect_cli_error(run({"--text", "hi", "--precision", "int8"}), 2, {"--precision"});
+    expect_cli_error(run({"--text", "hi", "--precision", "int4"}), 2, {"--precision"});
+    // The int8 options: bad values, and given without --precision int8.
+    expect_cli_error(run({"--text", "hi", "--precision", "int8", "--int8-activations", "col"}), 2,
+                     {"--int8-activations"});
+    expect_cli_error(run({"--text", "hi", "--precision", "int8", "--int8-middle", "bf16"}), 2,
+                     {"--int8-middle"});
+    expect_cli_error(eval(data_, {"--int8-skip", "layer"}), 2, {"--int8-skip", "int8"});
+    expect_cli_error(eval(data_, {"--precision", "int8", "--int8-skip", "decoder"}), 2,
+                     {"--int8-skip", "decoder", "matches no"});
+    expect_cli_error(eval(data_, {"--precision", "int8", "--int8-skip", "layer[0"}), 2,
+                     {"--int8-skip", "regular expression"});
     expect_cli_error(run_tool("fwsvd", {"bench", model_.string(), "--precision", "fp32"}), 2,
                      {"--precision"});
 }

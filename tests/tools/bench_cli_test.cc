@@ -56,6 +56,31 @@ TEST_F(BenchCli, JsonHasLatencyFlopsAndPrecision) {
     EXPECT_LT(bf16["packed_mb"].get<double>(), f32["packed_mb"].get<double>());
 }
 
+// --precision int8: the JSON says what ran (the codes' ranges, the GEMM counts by precision),
+// the same FLOPs, a smaller packed model; --int8-skip moves GEMMs to f32.
+TEST_F(BenchCli, Int8) {
+    const nlohmann::json f32 = bench({});
+    const nlohmann::json int8 = bench({"--precision", "int8"});
+    ASSERT_TRUE(int8.contains("int8")) << int8.dump();
+    EXPECT_EQ(int8["precision"], "int8");
+    EXPECT_EQ(int8["gflop"], f32["gflop"]);
+    EXPECT_LT(int8["packed_mb"].get<double>(), f32["packed_mb"].get<double>());
+    const kernels::Int8Scheme q = kernels::default_int8_scheme();
+    EXPECT_EQ(int8["int8"]["weight_max"], q.weight_max);
+    EXPECT_EQ(int8["int8"]["activation_max"], q.activation_max);
+    EXPECT_EQ(int8["int8"]["per_tensor"], false);
+    EXPECT_EQ(int8["int8"]["f32_gemms"], 0);
+    const int64_t gemms = int8["int8"]["int8_gemms"].get<int64_t>();
+    EXPECT_GT(gemms, 0);
+    const nlohmann::json skip = bench(
+        {"--precision", "int8", "--int8-skip", "intermediate", "--int8-activations", "tensor"});
+    ASSERT_TRUE(skip.contains("int8")) << skip.dump();
+    EXPECT_EQ(skip["int8"]["per_tensor"], true);
+    EXPECT_GT(skip["int8"]["f32_gemms"].get<int64_t>(), 0);
+    EXPECT_EQ(skip["int8"]["f32_gemms"].get<int64_t>() + skip["int8"]["int8_gemms"].get<int64_t>(),
+              gemms);
+}
+
 TEST_F(BenchCli, Errors) {
     // tiny-cls has 64 positions.
     CmdResult r = run_tool("fwsvd", {"bench", model_.string(), "--seq", "65"});
