@@ -78,6 +78,18 @@ const char* allocation_name(Allocation a) {
     return a == Allocation::greedy ? "greedy" : "uniform";
 }
 
+const char* auto_criterion_name(AutoCriterion c) {
+    switch (c) {
+        case AutoCriterion::error:
+            return "error";
+        case AutoCriterion::loss:
+            return "loss";
+        case AutoCriterion::divergence:
+            return "divergence";
+    }
+    return "";
+}
+
 const char* sensitivity_name(Sensitivity s) {
     return s == Sensitivity::kfac ? "kfac" : "fisher";
 }
@@ -478,6 +490,20 @@ CompressResult compress_auto(const Model& model, const Stats* stats, const Compr
         own = measured_gemm_timer(o.latency_rows, o.latency_threads);
         o.timer = own.get();
     }
+    // The dense model's held-out predictions, for the divergence.
+    const std::vector<float> dense = holdout_logits(
+        Model::from_flat(model.config(), model.layout(), model.copy_flat()), *options.holdout);
+    auto score = [&](const AutoCandidate& c) {
+        switch (options.auto_criterion) {
+            case AutoCriterion::error:
+                return c.holdout_accuracy >= 0 ? 1 - c.holdout_accuracy : c.holdout_loss;
+            case AutoCriterion::loss:
+                return c.holdout_loss;
+            case AutoCriterion::divergence:
+                return c.holdout_divergence;
+        }
+        return c.holdout_loss;
+    };
     std::optional<CompressResult> best;
     std::vector<AutoCandidate> tried;
     for (const Method* m : cands) {
@@ -489,10 +515,14 @@ CompressResult compress_auto(const Model& model, const Stats* stats, const Compr
             AutoCandidate c;
             c.method = m->name;
             c.refit = refit;
-            c.holdout_loss = holdout_loss(cm, *options.holdout);
+            const HoldoutScore hs = score_holdout(model.config(), *options.holdout,
+                                                  holdout_logits(cm, *options.holdout), &dense);
+            c.holdout_loss = hs.loss;
+            c.holdout_accuracy = hs.accuracy;
+            c.holdout_divergence = hs.divergence;
             c.params_after = r.plan.params_after;
             tried.push_back(c);
-            if (!best || c.holdout_loss < best->candidates.front().holdout_loss) {
+            if (!best || score(c) < score(best->candidates.front())) {
                 best = std::move(r);
                 best->candidates = {c};
             }
@@ -500,6 +530,7 @@ CompressResult compress_auto(const Model& model, const Stats* stats, const Compr
         }
     }
     best->block.selected_by = "auto";
+    best->auto_criterion = options.auto_criterion;
     best->candidates = std::move(tried);
     apply_block(*best);
     return std::move(*best);
@@ -734,10 +765,14 @@ nlohmann::ordered_json compress_report_json(const CompressResult& r) {
             x["method"] = a.method;
             x["refit"] = a.refit;
             x["holdout_loss"] = a.holdout_loss;
+            x["holdout_accuracy"] =
+                a.holdout_accuracy >= 0 ? nlohmann::ordered_json(a.holdout_accuracy) : nullptr;
+            x["holdout_divergence"] = a.holdout_divergence;
             x["params_after"] = a.params_after;
             c.push_back(std::move(x));
         }
         j["auto_candidates"] = std::move(c);
+        j["auto_criterion"] = auto_criterion_name(r.auto_criterion);
     }
     j["factored_layers"] = r.plan.num_factored();
     j["dense_layers"] = int64_t(r.plan.layers.size()) - r.plan.num_factored();

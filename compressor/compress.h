@@ -117,6 +117,12 @@ RankPlan plan_ranks(const ModelConfig& config, const RankSpec& spec,
                     const std::string& layers_regex = "", bool force_factor = false,
                     GemmTimer* timer = nullptr, int64_t rank_multiple = kDefaultRankMultiple);
 
+// What --method auto minimises on the held-out examples (--auto-criterion): the error rate
+// (1 - accuracy; the squared error for regression), the task loss (cross-entropy; squared error)
+// with their labels, or the divergence from the dense model's predictions on them.
+enum class AutoCriterion { error, loss, divergence };
+const char* auto_criterion_name(AutoCriterion c);
+
 struct CompressOptions {
     std::string method = "svd";  // a name of methods(), or "auto"
     MethodOptions method_options;
@@ -135,14 +141,17 @@ struct CompressOptions {
     // candidate methods (empty: every closed-form method whose statistics are present).
     const EncodedData* holdout = nullptr;
     std::vector<std::string> auto_methods;
+    AutoCriterion auto_criterion = AutoCriterion::error;
 };
 
 // One candidate of --method auto: the compressed model it gives and its held-out loss.
 struct AutoCandidate {
     std::string method;
     bool refit = false;
-    double holdout_loss = 0;
-    int64_t params_after = 0;  // encoder linear weights
+    double holdout_loss = 0;        // task loss (compressor/holdout.h)
+    double holdout_accuracy = -1;   // classification only
+    double holdout_divergence = 0;  // KL from the dense model's predictions (or squared error)
+    int64_t params_after = 0;       // encoder linear weights
 };
 
 struct LayerReport {
@@ -185,6 +194,7 @@ struct CompressResult {
     int64_t model_params_after = 0;
     double seconds = 0;
     std::vector<AutoCandidate> candidates;  // --method auto: every method tried, in order
+    AutoCriterion auto_criterion = AutoCriterion::error;
 };
 
 // The statistics compress_model needs for these options: the method's (or for auto, none beyond
@@ -195,7 +205,8 @@ unsigned needed_stats(const CompressOptions& options);
 // when the method needs none) must hold what needed_stats asks for every factored
 // layer; a Fisher given to a method that does not need it is used for the Fisher-weighted errors.
 // --method auto compresses with every candidate (and, where E[x xᵀ] is present, each also with
-// --refit), keeps the one whose model has the lowest holdout_loss on options.holdout (ties: the
+// --refit), keeps the one whose model scores lowest on options.auto_criterion over
+// options.holdout (ties: the
 // earlier) and lists them all in candidates.
 // Layers are factorized in parallel over OpenMP threads (set_num_threads), each factorization
 // single-threaded. progress (may be null) counts layers. Throws Error if the model already has

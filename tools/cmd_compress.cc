@@ -41,6 +41,7 @@ struct CompressArgs {
     MethodOptions method_options;
     int64_t holdout = kDefaultHoldout;
     std::string auto_methods;
+    std::string auto_criterion = "error";
     std::string out_dir;
     std::string data_file;
     int64_t examples = kDefaultFisherExamples;
@@ -125,10 +126,14 @@ void print_table(const CompressArgs& a, const CompressResult& r) {
     if (r.block.refit) std::printf(", refit");
     std::printf(", %.2f s\n", r.seconds);
     if (!r.candidates.empty()) {
-        std::printf("auto: held-out loss of each candidate (lowest kept)\n");
+        std::printf("auto: each candidate on the held-out examples (lowest %s kept)\n",
+                    auto_criterion_name(r.auto_criterion));
+        std::printf("  %-14s %-6s %10s %10s %10s\n", "method", "", "loss", "accuracy",
+                    "divergence");
         for (const auto& c : r.candidates) {
-            std::printf("  %-14s %-6s %.6f\n", c.method.c_str(), c.refit ? "refit" : "",
-                        c.holdout_loss);
+            std::printf("  %-14s %-6s %10.6f %10s %10.6f\n", c.method.c_str(),
+                        c.refit ? "refit" : "", c.holdout_loss,
+                        fmt_error(c.holdout_accuracy).c_str(), c.holdout_divergence);
         }
     }
     std::printf("%-45s %-11s %6s %10s %10s %9s %10s\n", "layer", "[out, in]", "rank", "before",
@@ -172,6 +177,9 @@ void compress_command(const CompressArgs& a) {
     co.layers_regex = a.layers;
     co.allocate = a.allocate == "greedy" ? Allocation::greedy : Allocation::uniform;
     co.rank_multiple = a.rank_multiple;
+    co.auto_criterion = a.auto_criterion == "divergence" ? AutoCriterion::divergence
+                        : a.auto_criterion == "loss"     ? AutoCriterion::loss
+                                                         : AutoCriterion::error;
     co.latency_rows = a.seq;
     co.latency_threads = a.threads;
     if (!a.auto_methods.empty()) {
@@ -450,6 +458,13 @@ void setup_compress(CLI::App* app) {
     sub->add_option("--holdout", a->holdout,
                     "--method auto: held-out examples of --data, beside the statistics' sample")
         ->check(CLI::Range(int64_t(1), int64_t(1) << 30))
+        ->capture_default_str();
+    sub->add_option("--auto-criterion", a->auto_criterion,
+                    "--method auto: rank the candidates on the held-out examples by their error "
+                    "rate (error: 1 - accuracy, or the squared error for regression), task loss "
+                    "(loss: cross-entropy or squared error) or divergence from the dense model's "
+                    "predictions (divergence: KL, or squared difference for regression)")
+        ->check(CLI::IsMember({"error", "loss", "divergence"}))
         ->capture_default_str();
     sub->add_option("--auto-methods", a->auto_methods,
                     "--method auto: comma-separated candidates (default: every closed-form method "

@@ -256,39 +256,59 @@ TEST(Budget, RefitLowersEachLayersActivationError) {
     EXPECT_GT(better, 0);
 }
 
-// auto keeps the candidate with the lowest held-out loss: never worse than any single method
-// (each compressed and scored here on its own), with and without --refit.
+// The score --method auto ranks by, computed here from the model's held-out logits.
+double criterion(AutoCriterion c, const Tiny& t, const CompressResult& r,
+                 const std::vector<float>& dense) {
+    auto m = Model::from_flat(r.config, r.layout, r.flat);
+    const HoldoutScore s = score_holdout(m->config(), t.held, holdout_logits(m, t.held), &dense);
+    switch (c) {
+        case AutoCriterion::error:
+            return 1 - s.accuracy;
+        case AutoCriterion::loss:
+            return s.loss;
+        case AutoCriterion::divergence:
+            return s.divergence;
+    }
+    return 0;
+}
+
+// auto keeps the candidate that scores lowest on the held-out slice: never worse there than any
+// single method (each compressed and scored here on its own), with and without --refit, for
+// every criterion and allocation.
 TEST(Budget, AutoIsNeverWorseThanTheBestSingleMethodOnTheHeldOutSlice) {
     FWSVD_REQUIRE_SHARED();
     Tiny t;
-    for (Allocation a : {Allocation::uniform, Allocation::greedy}) {
-        CompressOptions o;
-        o.ranks = budget(RankRule::param_ratio, 0.4);
-        o.rank_multiple = 4;
-        o.allocate = a;
-        o.holdout = &t.held;
-        o.method = "auto";
-        CompressResult best = compress_model(*t.g.model, &t.stats, o);
-        EXPECT_EQ(best.block.selected_by, "auto");
-        EXPECT_EQ(best.config.raw["low_rank"]["selected_by"], "auto");
-        // Every closed-form method, each with and without refit.
-        size_t closed = 0;
-        for (const Method* m : methods()) closed += m->closed_form;
-        ASSERT_EQ(best.candidates.size(), 2 * closed);
-        const double got =
-            holdout_loss(Model::from_flat(best.config, best.layout, best.flat), t.held);
-        for (const Method* m : methods()) {
-            if (!m->closed_form) continue;  // not a candidate (below: named ones)
-            for (bool refit : {false, true}) {
-                CompressOptions single = o;
-                single.method = m->name;
-                single.method_options.refit = refit;
-                single.method_options.iters = 3;
-                single.holdout = nullptr;
-                CompressResult r = compress_model(*t.g.model, &t.stats, single);
-                const double loss =
-                    holdout_loss(Model::from_flat(r.config, r.layout, r.flat), t.held);
-                EXPECT_LE(got, loss) << m->name << (refit ? " refit" : "");
+    const std::vector<float> dense = holdout_logits(t.g.model, t.held);
+    for (AutoCriterion crit :
+         {AutoCriterion::error, AutoCriterion::loss, AutoCriterion::divergence}) {
+        for (Allocation a : {Allocation::uniform, Allocation::greedy}) {
+            if (crit != AutoCriterion::loss && a == Allocation::greedy) continue;  // time
+            CompressOptions o;
+            o.ranks = budget(RankRule::param_ratio, 0.4);
+            o.rank_multiple = 4;
+            o.allocate = a;
+            o.holdout = &t.held;
+            o.method = "auto";
+            o.auto_criterion = crit;
+            CompressResult best = compress_model(*t.g.model, &t.stats, o);
+            EXPECT_EQ(best.block.selected_by, "auto");
+            EXPECT_EQ(best.config.raw["low_rank"]["selected_by"], "auto");
+            // Every closed-form method, each with and without refit.
+            size_t closed = 0;
+            for (const Method* m : methods()) closed += m->closed_form;
+            ASSERT_EQ(best.candidates.size(), 2 * closed);
+            const double got = criterion(crit, t, best, dense);
+            for (const Method* m : methods()) {
+                if (!m->closed_form) continue;  // not a candidate (below: named ones)
+                for (bool refit : {false, true}) {
+                    CompressOptions single = o;
+                    single.method = m->name;
+                    single.method_options.refit = refit;
+                    single.holdout = nullptr;
+                    CompressResult r = compress_model(*t.g.model, &t.stats, single);
+                    EXPECT_LE(got, criterion(crit, t, r, dense))
+                        << m->name << (refit ? " refit " : " ") << auto_criterion_name(crit);
+                }
             }
         }
     }
@@ -297,6 +317,7 @@ TEST(Budget, AutoIsNeverWorseThanTheBestSingleMethodOnTheHeldOutSlice) {
     o.ranks = budget(RankRule::param_ratio, 0.4);
     o.holdout = &t.held;
     o.method = "auto";
+    o.auto_criterion = AutoCriterion::loss;
     o.method_options.iters = 2;
     o.auto_methods = {"tfwsvd", "svd"};
     CompressResult r = compress_model(*t.g.model, &t.stats, o);
