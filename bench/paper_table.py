@@ -242,8 +242,9 @@ RECOVERY = {
 }
 
 
-def task_results(args, name, pool):
-    task = Task(args, name)
+def task_results(args, task, pool):
+    """The dense model's results and the statistics; main adds the rows (row_of)."""
+    name = task.name
     res = {"task": name, "rows": [], "holdout": task.holdout}
     res["dense"] = task.evaluate(task.model, "dense")
     res["hf_score"] = task.training["dev_score"]
@@ -252,38 +253,33 @@ def task_results(args, name, pool):
     res["stats"]["examples_asked"] = task.examples
     if args.latency:
         res["dense_latency"] = {t: task.latency(task.model, "dense", t) for t in (1, 2)}
-
-    def one(method, budget, alloc, recover):
-        tag, folder, rep = task.compress(method, budget, alloc)
-        etag = tag if recover == "none" else f"{tag}-{recover}"
-        _, out_dir, make = RECOVERY[recover]
-        # The folders are needed only for steps not cached yet.
-        need = not is_cached(os.path.join(task.work, f"eval-{etag}.json"),
-                             task.eval_cmd(out_dir(folder)))
-        if args.latency and recover == "none":
-            need = need or not all(os.path.exists(os.path.join(task.work, f"bench-{tag}-t{t}.json"))
-                                   for t in (1, 2))
-        if need:
-            tag, folder, rep = task.compress(method, budget, alloc, need_folder=True)
-            make(task, folder, tag)
-        ev = task.evaluate(out_dir(folder), etag)
-        row = {"method": method, "budget": budget, "allocation": alloc, "recover": recover,
-               "metric": ev["metric"], "value": ev["value"], "metrics": ev["metrics"],
-               "kept": rep["encoder_linear"]["fraction"],
-               "whole": rep["whole_model"]["fraction"],
-               "compress_seconds": rep.get("seconds"),
-               "chosen": rep.get("method"), "refit": rep.get("refit", False)}
-        if args.latency and recover == "none":
-            row["latency_ms"] = {t: task.latency(folder, tag, t)["median_ms"]
-                                 for t in (1, 2)}
-        return row
-
-    jobs = [(m, b, a, r) for r in args.recover for a in args.allocations for b in args.budgets
-            for m in args.methods]
-    # auto and tfwsvd are the slow ones: start them first.
-    jobs.sort(key=lambda j: j[0] not in ("auto", "tfwsvd"))
-    res["rows"] = list(pool.map(lambda j: one(*j), jobs))
     return res
+
+
+def row_of(args, task, method, budget, alloc, recover):
+    tag, folder, rep = task.compress(method, budget, alloc)
+    etag = tag if recover == "none" else f"{tag}-{recover}"
+    _, out_dir, make = RECOVERY[recover]
+    # The folders are needed only for steps not cached yet.
+    need = not is_cached(os.path.join(task.work, f"eval-{etag}.json"),
+                         task.eval_cmd(out_dir(folder)))
+    if args.latency and recover == "none":
+        need = need or not all(os.path.exists(os.path.join(task.work, f"bench-{tag}-t{t}.json"))
+                               for t in (1, 2))
+    if need:
+        tag, folder, rep = task.compress(method, budget, alloc, need_folder=True)
+        make(task, folder, tag)
+    ev = task.evaluate(out_dir(folder), etag)
+    row = {"method": method, "budget": budget, "allocation": alloc, "recover": recover,
+           "metric": ev["metric"], "value": ev["value"], "metrics": ev["metrics"],
+           "kept": rep["encoder_linear"]["fraction"],
+           "whole": rep["whole_model"]["fraction"],
+           "compress_seconds": rep.get("seconds"),
+           "chosen": rep.get("method"), "refit": rep.get("refit", False)}
+    if args.latency and recover == "none":
+        row["latency_ms"] = {t: task.latency(folder, tag, t)["median_ms"]
+                             for t in (1, 2)}
+    return row
 
 
 def fmt(x, nd=4):
@@ -592,8 +588,17 @@ def main():
                                           os.path.abspath(args.shared),
                                           os.path.abspath(args.work))
     command = "python3 bench/paper_table.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    tasks = [Task(args, t) for t in args.tasks.split(",")]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = [task_results(args, t, pool) for t in args.tasks.split(",")]
+        # Every task's statistics at once, then every compression of every task, the slow
+        # methods (auto, tfwsvd) first.
+        results = list(pool.map(lambda t: task_results(args, t, pool), tasks))
+        jobs = [(i, m, b, a, r) for i in range(len(tasks)) for r in args.recover
+                for a in args.allocations for b in args.budgets for m in args.methods]
+        jobs.sort(key=lambda j: j[1] not in ("auto", "tfwsvd"))
+        rows = list(pool.map(lambda j: (j[0], row_of(args, tasks[j[0]], *j[1:])), jobs))
+        for i, row in rows:
+            results[i]["rows"].append(row)
     write_svg(args, results, args.svg)
     write_markdown(args, results, command.strip(), args.out)
     log(f"wrote {args.out} and {args.svg}")

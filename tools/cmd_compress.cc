@@ -397,8 +397,8 @@ void setup_compress(CLI::App* app) {
         names.push_back(m->name);
     }
     methods_help +=
-        " auto (tries the closed-form methods, with and without --refit, and keeps the one with "
-        "the lowest loss on held-out examples of --data)";
+        " auto (tries the closed-form methods, with and without --refit, and keeps the one that "
+        "does best on held-out examples of --data, by --auto-criterion)";
     names.push_back("auto");
     sub->add_option("--method", a->method, methods_help)->required()->check(CLI::IsMember(names));
     a->rank_opt = sub->add_option("--rank", a->rank, "The same rank R for every layer")
@@ -471,7 +471,8 @@ void setup_compress(CLI::App* app) {
                     "whose statistics are present)");
     sub->add_option("--out", a->out_dir, "Output model folder (written atomically)")->required();
     sub->add_option("--data", a->data_file,
-                    "Training file (TSV/JSONL) to compute the statistics the method needs from");
+                    "Training file (TSV/JSONL) to compute the statistics the method needs from "
+                    "(--method auto: also its held-out examples)");
     sub->add_option("--examples", a->examples,
                     "With --data: a seeded random sample of this many examples (0: all, as the "
                     "paper)")
