@@ -245,6 +245,36 @@ BENCHMARK(BM_Int8GemmParts)
     ->ArgsProduct({{64}, {768, 3072}, {0, 1, 2}})
     ->UseManualTime();
 
+// A factored layer's two packed GEMMs, x [m, in] -> [m, r] -> [m, out], over every rank in steps
+// of 4: where the time steps up as r grows is the rank multiple greedy and latency-budget rank
+// allocation round to (compress --rank-multiple; bench/RESULTS.md, "Rank multiples").
+void BM_FactoredRank(benchmark::State& st) {
+    const int64_t m = st.range(0), in = st.range(1), out = st.range(2), r = st.range(3);
+    const int threads = int(st.range(4));
+    set_threads(threads);
+    const int64_t rows = k::matmul_padded_rows(m);
+    const auto x = normal(size_t(rows * in), 1.0f, 1), a = normal(size_t(r * in), 0.02f, 3),
+               b = normal(size_t(out * r), 0.02f, 4), bias = normal(size_t(out), 0.02f, 2);
+    std::vector<float> t(size_t(rows * r)), y(size_t(rows * out));
+    k::MatmulContext ctx;
+    const k::PackedMatmul pa(a.data(), nullptr, r, in, k::MatmulEpilogue::none);
+    const k::PackedMatmul pb(b.data(), bias.data(), out, r, k::MatmulEpilogue::none);
+    pa.run(ctx, t.data(), x.data(), m);
+    pb.run(ctx, y.data(), t.data(), m);
+    FlopTimer timer(st, 2.0 * double(m * r * (in + out)), threads);
+    for (auto _ : st) {
+        timer.start();
+        pa.run(ctx, t.data(), x.data(), m);
+        pb.run(ctx, y.data(), t.data(), m);
+        timer.stop();
+    }
+}
+BENCHMARK(BM_FactoredRank)
+    ->ArgNames({"m", "in", "out", "rank", "threads"})
+    ->ArgsProduct({{128}, {256}, {1024}, benchmark::CreateDenseRange(4, 204, 4), {1}})
+    ->ArgsProduct({{128}, {256}, {256}, benchmark::CreateDenseRange(4, 128, 4), {1}})
+    ->UseManualTime();
+
 // The same dense layer through dnnl_sgemm on the unpacked [out, in] weights (kernels::linear).
 void BM_LinearSgemm(benchmark::State& st) {
     const int64_t m = st.range(0), kk = st.range(1), n = st.range(2);

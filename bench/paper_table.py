@@ -1,26 +1,36 @@
 #!/usr/bin/env python3
-"""The FWSVD paper's comparison on our own models, in one command.
+"""Compression methods against each other on our own models, in one command.
 
-For each bert-mini task model in ../shared/models: the dev metric of the dense model, of SVD and
-FWSVD at several ranks without fine-tuning (Fisher from a seeded sample of training examples),
-and of both at one rank after fine-tuning the compressed model for one epoch. Writes a Markdown
-report (tables, the command, a check of the paper's claims computed from the numbers) and an SVG
-plot of metric against the fraction of encoder linear-layer parameters kept.
+For each bert-mini task model in ../shared/models: the dev metric of the dense model, and of
+every compression method (`fwsvd compress --method ...`) at several budgets of the encoder's
+linear weights (--param-ratio), with uniform and greedy rank allocation, without fine-tuning.
+Statistics (Fisher, input mean |x|, E[x x^T]) come once per task from `fwsvd stats` on a seeded
+sample of the training file; `--method auto` ranks its candidates on the next --holdout examples
+of the same shuffle. Writes a Markdown report (tables, the commands, the issue's targets checked
+on the numbers) and an SVG plot of metric against the fraction of encoder linear weights kept.
 
-Everything it reports is read from the JSON that the fwsvd commands print; nothing is typed in.
-Results are cached in --work: delete that folder (or pass --fresh) to recompute.
+Everything it reports is read from the JSON that the fwsvd commands print or write; nothing is
+typed in. Results are cached in --work (one JSON per step): delete that folder (or pass --fresh)
+to recompute; a cached step is reused only if the command that made it is the same.
 
-    python3 bench/paper_table.py                 # all four tasks, writes docs/RESULTS.md
-    python3 bench/paper_table.py --tasks sst2 --ranks 32 --examples 500   # a quick look
+Extending it: a recovery stage after compression (`--recover finetune`: one epoch of
+`fwsvd finetune` with the model's own TRAINING.json settings) adds columns; a new stage is one
+entry in RECOVERY below (a function from the compressed folder to a model folder to evaluate).
+
+    python3 bench/paper_table.py                          # everything, writes docs/RESULTS.md
+    python3 bench/paper_table.py --tasks sst2 --budgets 0.2 --methods svd,whiten --jobs 2
 """
 import argparse
+import csv
 import json
 import os
 import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 TASKS = {
     "sst2": "SST-2",
@@ -28,39 +38,69 @@ TASKS = {
     "mrpc": "MRPC",
     "cola": "CoLA",
 }
+# The metrics each task's table shows (the model's own primary metric first).
+TASK_METRICS = {
+    "sst2": ["accuracy"],
+    "stsb": ["pearson"],
+    "mrpc": ["f1", "mcc"],
+    "cola": ["mcc"],
+}
+METHODS = ["svd", "fwsvd", "asvd", "whiten", "fisher-whiten", "fw2", "tfwsvd", "auto"]
+BASELINES = ["svd", "fwsvd"]  # the paper's methods, which the issue's targets compare against
 
-# What transformers' own scripts call each metric, for reading TRAINING.json.
-METRIC_NAMES = {"acc": "accuracy", "pearson": "pearson", "f1": "f1", "mcc": "mcc"}
+_print_lock = threading.Lock()
 
 
 def log(msg):
-    print(msg, file=sys.stderr, flush=True)
+    with _print_lock:
+        print(msg, file=sys.stderr, flush=True)
 
 
-def run(cmd):
-    log("$ " + " ".join(shlex.quote(c) for c in cmd))
-    if subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode != 0:
-        sys.exit(f"command failed: {' '.join(cmd)}")
-
-
-def run_json(cmd):
-    """Runs an fwsvd command that prints one JSON object; returns it."""
+def run_cmd(cmd, stdout_json=False):
+    """Runs an fwsvd command; returns the last JSON line of its output (stdout_json) or None."""
     log("$ " + " ".join(shlex.quote(c) for c in cmd))
     t0 = time.time()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    env = dict(os.environ, FWSVD_NO_PROGRESS="1")
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     if p.returncode != 0:
-        sys.exit(f"command failed with exit code {p.returncode}: {' '.join(cmd)}")
+        sys.exit(f"command failed with exit code {p.returncode}: {' '.join(cmd)}\n{p.stderr}")
+    if not stdout_json:
+        return {"_wall_s": time.time() - t0}
     lines = [l for l in p.stdout.splitlines() if l.strip().startswith("{")]
     out = json.loads(lines[-1])
     out["_wall_s"] = time.time() - t0
     return out
 
 
-def cached(path, compute):
+# Paths a cache key leaves out (set by main), so that a cache made on another machine or in
+# another checkout is reused: the fwsvd binary, the shared folder and the work folder.
+KEY_PATHS = {}
+
+
+def key_of(cmd):
+    key = " ".join(cmd)
+    for name, path in sorted(KEY_PATHS.items(), key=lambda kv: -len(kv[1])):
+        key = key.replace(path, name)
+    return key
+
+
+def is_cached(path, cmd):
+    if not os.path.exists(path):
+        return False
+    with open(path) as f:
+        return json.load(f).get("_command") == key_of(cmd)
+
+
+def cached(path, cmd, compute):
+    """The JSON stored at path if it was made by the same command, else compute() stored there."""
+    key = key_of(cmd)
     if os.path.exists(path):
         with open(path) as f:
-            return json.load(f)
+            value = json.load(f)
+        if value.get("_command") == key:
+            return value
     value = compute()
+    value["_command"] = key
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(value, f, indent=1)
@@ -68,183 +108,350 @@ def cached(path, compute):
     return value
 
 
-def mean(xs):
-    xs = [x for x in xs if x is not None]
-    return sum(xs) / len(xs) if xs else None
+def count_examples(path):
+    with open(path, newline="") as f:
+        return sum(1 for _ in f) - 1  # header
 
 
-def layer_errors(report):
-    """Mean plain and Fisher-weighted relative reconstruction errors over factored layers."""
-    plain, fisher = [], []
-    for layer in report.get("layers", []):
-        if not layer.get("factored"):
-            continue
-        plain.append(layer.get("rel_error"))
-        fisher.append(layer.get("fisher_rel_error"))
-    return mean(plain), mean(fisher)
+def dev_labels(path):
+    """The dev file's labels (floats), from the column each GLUE file keeps them in."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    header = rows[0]
+    for name in ("label", "Quality", "score"):
+        if name in header:
+            col = header.index(name)
+            return [float(r[col]) for r in rows[1:] if len(r) > col]
+    return []
 
 
-def task_results(args, task):
-    glue = os.path.join(args.shared, "data", "glue", TASKS[task])
-    model = os.path.join(args.shared, "models", f"bert-mini-{task}")
-    train, dev = os.path.join(glue, "train.tsv"), os.path.join(glue, "dev.tsv")
-    work = os.path.join(args.work, task)
-    os.makedirs(work, exist_ok=True)
-    with open(os.path.join(model, "TRAINING.json")) as f:
-        training = json.load(f)
-    fw = args.fwsvd
-    threads = ["--threads", str(args.threads)] if args.threads else []
+def trivial_baseline(metric, labels):
+    """The metric of the best constant prediction on these labels."""
+    if not labels or metric in ("mcc", "pearson", "spearman"):
+        return 0.0
+    p = sum(1 for y in labels if y == 1) / len(labels)
+    if metric == "accuracy":
+        return max(p, 1 - p)
+    if metric == "f1":
+        return 2 * p / (1 + p)  # everything predicted positive
+    return 0.0
 
-    def evaluate(model_dir, name):
-        return cached(os.path.join(work, f"eval-{name}.json"),
-                      lambda: run_json([fw, "eval", model_dir, "--data", dev, "--json"] + threads))
 
-    res = {"task": task, "hf_score": training["dev_score"],
-           "hf_metric": METRIC_NAMES[training["dev_metric"]], "rows": []}
-    res["dense"] = evaluate(model, "dense")
-    fisher_path = os.path.join(work, "fisher.safetensors")
-    res["fisher"] = cached(os.path.join(work, "fisher.json"), lambda: run_json(
-        [fw, "fisher", model, "--data", train, "--examples", str(args.examples), "--seed",
-         str(args.seed), "--out", fisher_path, "--json"] + threads))
-    for method in ("svd", "fwsvd"):
-        for rank in args.ranks:
-            name = f"{method}-r{rank}"
-            out = os.path.join(work, name)
-            report_path = os.path.join(work, f"report-{name}.json")
+class Task:
+    def __init__(self, args, name):
+        self.args, self.name = args, name
+        glue = os.path.join(args.shared, "data", "glue", TASKS[name])
+        self.model = os.path.join(args.shared, "models", f"bert-mini-{name}")
+        self.train, self.dev = os.path.join(glue, "train.tsv"), os.path.join(glue, "dev.tsv")
+        self.work = os.path.join(args.work, name)
+        os.makedirs(self.work, exist_ok=True)
+        with open(os.path.join(self.model, "TRAINING.json")) as f:
+            self.training = json.load(f)
+        n = count_examples(self.train)
+        # auto's held-out slice comes after the statistics' examples in the same shuffle.
+        self.holdout = min(args.holdout, n // 5)
+        self.examples = min(args.examples, n - self.holdout)
+        self.stats_path = os.path.join(self.work, "stats.safetensors")
+        self.labels = dev_labels(self.dev)
+        self.lock = threading.Lock()
 
-            def compress():
-                if os.path.exists(out):
-                    shutil.rmtree(out)
-                run([fw, "compress", model, "--method", method, "--rank", str(rank),
-                     "--fisher", fisher_path, "--out", out, "--report", report_path] + threads)
-                with open(report_path) as f:
-                    return json.load(f)
+    def threads(self):
+        return ["--threads", str(self.args.threads)] if self.args.threads else []
 
-            report = cached(os.path.join(work, f"compress-{name}.json"), compress)
-            ev = evaluate(out, name)
-            plain, fisher_err = layer_errors(report)
-            row = {"method": method, "rank": rank, "finetuned": False, "metric": ev["metric"],
-                   "value": ev["value"], "metrics": ev["metrics"],
-                   "kept": report["encoder_linear"]["fraction"],
-                   "err_plain": plain, "err_fisher": fisher_err}
-            res["rows"].append(row)
-            if rank == args.ft_rank:
-                ft_out = os.path.join(work, f"{name}-ft")
+    def eval_cmd(self, model_dir):
+        return [self.args.fwsvd, "eval", model_dir, "--data", self.dev, "--json"] + self.threads()
 
-                def finetune():
-                    if os.path.exists(ft_out):
-                        shutil.rmtree(ft_out)
-                    return run_json([fw, "finetune", out, "--data", train, "--dev", dev, "--out",
-                                     ft_out, "--epochs", "1", "--lr", str(training["lr"]),
-                                     "--batch", str(training["batch"]), "--seed",
-                                     str(args.seed), "--json"] + threads)
+    def evaluate(self, model_dir, tag):
+        cmd = self.eval_cmd(model_dir)
+        return cached(os.path.join(self.work, f"eval-{tag}.json"), cmd,
+                      lambda: run_cmd(cmd, stdout_json=True))
 
-                ft = cached(os.path.join(work, f"finetune-{name}.json"), finetune)
-                ev_ft = evaluate(ft_out, f"{name}-ft")
-                res["rows"].append(dict(row, finetuned=True, value=ev_ft["value"],
-                                        metrics=ev_ft["metrics"],
-                                        finetune_seconds=ft["runs"][-1]["seconds"]))
+    def stats_cmd(self):
+        return [self.args.fwsvd, "stats", self.model, "--data", self.train, "--stats",
+                "fisher,input-mean,input-cov", "--examples", str(self.examples), "--seed",
+                str(self.args.seed), "--out", self.stats_path, "--json"] + self.threads()
+
+    def stats(self, need_file=False):
+        """The statistics' summary; need_file: the file itself must exist too."""
+        cmd = self.stats_cmd()
+        path = os.path.join(self.work, "stats.json")
+        with self.lock:
+            if need_file and not os.path.exists(self.stats_path) and os.path.exists(path):
+                os.remove(path)  # the cache outlived the file
+            return cached(path, cmd, lambda: run_cmd(cmd, stdout_json=True))
+
+    def compress(self, method, budget, alloc, need_folder=False):
+        """The compression report (cached); need_folder: the model folder must exist too."""
+        tag = f"{method}-{alloc}-{budget}"
+        out = os.path.join(self.work, tag)
+        report = os.path.join(self.work, f"report-{tag}.json")
+        cmd = [self.args.fwsvd, "compress", self.model, "--method", method, "--param-ratio",
+               str(budget), "--allocate", alloc, "--stats", self.stats_path, "--out", out,
+               "--report", report] + self.threads()
+        if method == "tfwsvd":
+            cmd += ["--iters", str(self.args.tfwsvd_iters)]
+        if method == "auto":
+            cmd += ["--data", self.train, "--holdout", str(self.holdout)]
+
+        def compute():
+            self.stats(need_file=True)
+            if os.path.exists(out):
+                shutil.rmtree(out)
+            r = run_cmd(cmd)
+            with open(report) as f:
+                rep = json.load(f)
+            rep["_wall_s"] = r["_wall_s"]
+            return rep
+
+        path = os.path.join(self.work, f"compress-{tag}.json")
+        if need_folder and not os.path.exists(out) and os.path.exists(path):
+            os.remove(path)  # the cache outlived the folder
+        return tag, out, cached(path, cmd, compute)
+
+    def finetune(self, model_dir, tag):
+        out = model_dir + "-ft"
+        t = self.training
+        cmd = [self.args.fwsvd, "finetune", model_dir, "--data", self.train, "--dev", self.dev,
+               "--out", out, "--epochs", "1", "--lr", str(t["lr"]), "--batch", str(t["batch"]),
+               "--seed", str(self.args.seed), "--json"] + self.threads()
+
+        def compute():
+            if os.path.exists(out):
+                shutil.rmtree(out)
+            return run_cmd(cmd, stdout_json=True)
+
+        path = os.path.join(self.work, f"finetune-{tag}.json")
+        if not os.path.exists(out) and os.path.exists(path):
+            os.remove(path)  # the cache outlived the folder
+        cached(path, cmd, compute)
+
+    def latency(self, model_dir, tag, threads):
+        cmd = [self.args.fwsvd, "bench", model_dir, "--seq", "128", "--threads", str(threads),
+               "--seconds", "2", "--json"]
+        return cached(os.path.join(self.work, f"bench-{tag}-t{threads}.json"), cmd,
+                      lambda: run_cmd(cmd, stdout_json=True))
+
+
+# Recovery stages after compression: name -> (column label, the folder it evaluates given the
+# compressed folder, a function(task, compressed folder, tag) that makes that folder). "none"
+# evaluates the compressed model as it is.
+RECOVERY = {
+    "none": ("no", lambda folder: folder, lambda task, folder, tag: None),
+    "finetune": ("1 epoch", lambda folder: folder + "-ft",
+                 lambda task, folder, tag: task.finetune(folder, tag)),
+}
+
+
+def task_results(args, task, pool):
+    """The dense model's results and the statistics; main adds the rows (row_of)."""
+    name = task.name
+    res = {"task": name, "rows": [], "holdout": task.holdout}
+    res["dense"] = task.evaluate(task.model, "dense")
+    res["hf_score"] = task.training["dev_score"]
+    res["trivial"] = {m: trivial_baseline(m, task.labels) for m in TASK_METRICS[name]}
+    res["stats"] = task.stats()
+    res["stats"]["examples_asked"] = task.examples
+    if args.latency:
+        res["dense_latency"] = {t: task.latency(task.model, "dense", t) for t in (1, 2)}
     return res
+
+
+def row_of(args, task, method, budget, alloc, recover):
+    tag, folder, rep = task.compress(method, budget, alloc)
+    etag = tag if recover == "none" else f"{tag}-{recover}"
+    _, out_dir, make = RECOVERY[recover]
+    # The folders are needed only for steps not cached yet.
+    need = not is_cached(os.path.join(task.work, f"eval-{etag}.json"),
+                         task.eval_cmd(out_dir(folder)))
+    if args.latency and recover == "none":
+        need = need or not all(os.path.exists(os.path.join(task.work, f"bench-{tag}-t{t}.json"))
+                               for t in (1, 2))
+    if need:
+        tag, folder, rep = task.compress(method, budget, alloc, need_folder=True)
+        make(task, folder, tag)
+    ev = task.evaluate(out_dir(folder), etag)
+    row = {"method": method, "budget": budget, "allocation": alloc, "recover": recover,
+           "metric": ev["metric"], "value": ev["value"], "metrics": ev["metrics"],
+           "kept": rep["encoder_linear"]["fraction"],
+           "whole": rep["whole_model"]["fraction"],
+           "compress_seconds": rep.get("seconds"),
+           "chosen": rep.get("method"), "refit": rep.get("refit", False)}
+    if args.latency and recover == "none":
+        row["latency_ms"] = {t: task.latency(folder, tag, t)["median_ms"]
+                             for t in (1, 2)}
+    return row
 
 
 def fmt(x, nd=4):
     return "–" if x is None else f"{x:.{nd}f}"
 
 
-def claims(results):
-    """The paper's claims, checked pair by pair (same task, same rank, no fine-tuning)."""
-    larger_err = closer = svd_worse_by = 0
-    pairs = []
-    for res in results:
-        dense = res["dense"]["value"]
-        by = {(r["method"], r["rank"], r["finetuned"]): r for r in res["rows"]}
-        for (method, rank, ft), r in by.items():
-            if method != "svd" or ft:
-                continue
-            f = by.get(("fwsvd", rank, False))
-            if not f:
-                continue
-            pairs.append((res["task"], rank, r, f, dense))
-    n = len(pairs)
+def metric_of(row, metric):
+    return row["metrics"].get(metric, row["value"] if row["metric"] == metric else None)
+
+
+def best_new(rows, metric, budget, alloc, recover="none"):
+    """The best method other than svd/fwsvd (auto included) at this budget and allocation."""
+    cands = [r for r in rows if r["budget"] == budget and r["allocation"] == alloc and
+             r["recover"] == recover and r["method"] not in BASELINES]
+    return max(cands, key=lambda r: metric_of(r, metric), default=None)
+
+
+def best_baseline(rows, metric, budget, alloc, recover="none"):
+    cands = [r for r in rows if r["budget"] == budget and r["allocation"] == alloc and
+             r["recover"] == recover and r["method"] in BASELINES]
+    return max(cands, key=lambda r: metric_of(r, metric), default=None)
+
+
+def targets(args, results):
+    """The issue's targets, checked on these numbers."""
     lines = []
-    larger_err = sum(1 for _, _, s, f, _ in pairs
-                     if f["err_plain"] is not None and f["err_plain"] > s["err_plain"])
-    smaller_ferr = sum(1 for _, _, s, f, _ in pairs
-                       if f["err_fisher"] is not None and s["err_fisher"] is not None
-                       and f["err_fisher"] < s["err_fisher"])
-    closer = sum(1 for _, _, s, f, d in pairs if abs(d - f["value"]) < abs(d - s["value"]))
-    lines.append(f"- FWSVD's plain reconstruction error ‖W−Ŵ‖/‖W‖ is larger than SVD's in "
-                 f"{larger_err} of {n} (task, rank) pairs; its Fisher-weighted error is smaller "
-                 f"in {smaller_ferr} of {n}.")
-    lines.append(f"- FWSVD's dev metric is closer to the dense model's than SVD's in {closer} "
-                 f"of {n} pairs.")
-    collapse = []
-    for task, rank, s, f, d in pairs:
-        # "Collapse": SVD loses more than half of the dense model's margin over its worst pair.
-        drop_s, drop_f = d - s["value"], d - f["value"]
-        if drop_s > 0.1 * abs(d) + 0.05 and drop_s > 2 * max(drop_f, 0.0):
-            collapse.append(f"{task} rank {rank} (SVD {fmt(s['value'])}, FWSVD "
-                            f"{fmt(f['value'])}, dense {fmt(d)})")
-    if collapse:
-        lines.append("- Cases where SVD falls far below the dense model while FWSVD does not "
-                     "(SVD loses more than 0.05 + 10% of the dense score and more than twice "
-                     "FWSVD's loss): " + "; ".join(collapse) + ".")
-    else:
-        lines.append("- No (task, rank) pair where SVD falls far below dense while FWSVD holds "
-                     "(criterion: SVD loses more than 0.05 + 10% of the dense score and more than "
-                     "twice FWSVD's loss).")
-    ft_pairs = []
+    fails, checked = [], 0
     for res in results:
-        by = {(r["method"], r["finetuned"]): r for r in res["rows"] if r["finetuned"]}
-        if ("svd", True) in by and ("fwsvd", True) in by:
-            ft_pairs.append((res["task"], by[("svd", True)], by[("fwsvd", True)],
-                             res["dense"]["value"]))
-    if ft_pairs:
-        better = sum(1 for _, s, f, d in ft_pairs if abs(d - f["value"]) < abs(d - s["value"]))
-        lines.append(f"- After one epoch of fine-tuning, FWSVD is closer to dense than SVD on "
-                     f"{better} of {len(ft_pairs)} tasks.")
+        metric = TASK_METRICS[res["task"]][0]
+        dense = res["dense"]["metrics"].get(metric, res["dense"]["value"])
+        trivial = res["trivial"][metric]
+        if dense <= trivial:
+            lines.append(f"- {res['task']}: the dense model's {metric} {fmt(dense)} is not above "
+                         f"the trivial baseline {fmt(trivial)}: not counted.")
+            continue
+        for alloc in args.allocations:
+            for b in args.budgets:
+                new, base = (best_new(res["rows"], metric, b, alloc),
+                             best_baseline(res["rows"], metric, b, alloc))
+                if not new or not base:
+                    continue
+                checked += 1
+                if metric_of(new, metric) < metric_of(base, metric):
+                    fails.append(f"{res['task']} {alloc} {100 * b:.0f}% ({new['method']} "
+                                 f"{fmt(metric_of(new, metric))} < {base['method']} "
+                                 f"{fmt(metric_of(base, metric))})")
+    lines.append(f"- Best new method >= max(svd, fwsvd) at the same budget and allocation: "
+                 f"{checked - len(fails)} of {checked} (task, allocation, budget) cells hold"
+                 + (": fails at " + "; ".join(fails) + "." if fails else "."))
+    sst = next((r for r in results if r["task"] == "sst2"), None)
+    if sst:
+        for b in (0.1, 0.2):
+            if b not in args.budgets:
+                continue
+            for alloc in args.allocations:
+                new, base = (best_new(sst["rows"], "accuracy", b, alloc),
+                             best_baseline(sst["rows"], "accuracy", b, alloc))
+                if new and base:
+                    d = metric_of(new, "accuracy") - metric_of(base, "accuracy")
+                    lines.append(f"- SST-2 at {100 * b:.0f}% kept ({alloc}): best new "
+                                 f"{new['method']} {fmt(metric_of(new, 'accuracy'))} vs "
+                                 f"{base['method']} {fmt(metric_of(base, 'accuracy'))}: "
+                                 f"{100 * d:+.2f} points (target +4: "
+                                 f"{'holds' if d >= 0.04 else 'does not hold'}).")
+        dense = sst["dense"]["value"]
+        ok = [r for r in sst["rows"] if r["recover"] == "none" and r["kept"] <= 0.30 and
+              r["value"] >= dense - 0.01]
+        best30 = max((r for r in sst["rows"] if r["recover"] == "none" and r["kept"] <= 0.30),
+                     key=lambda r: r["value"], default=None)
+        if best30:
+            lines.append(f"- SST-2 within 1 point of dense ({fmt(dense)}) at <= 30% kept without "
+                         f"fine-tuning: {'holds' if ok else 'does not hold'}; the best at <= 30% "
+                         f"is {best30['method']} ({best30['allocation']}, "
+                         f"{100 * best30['kept']:.1f}% kept) at {fmt(best30['value'])} "
+                         f"({100 * (best30['value'] - dense):+.2f} points).")
+    base_pairs = closer = 0
+    for res in results:
+        metric = TASK_METRICS[res["task"]][0]
+        dense = res["dense"]["metrics"].get(metric, res["dense"]["value"])
+        by = {(r["method"], r["budget"], r["allocation"]): r for r in res["rows"]
+              if r["recover"] == "none"}
+        for (m, b, a), r in by.items():
+            if m == "svd" and ("fwsvd", b, a) in by:
+                base_pairs += 1
+                f = by[("fwsvd", b, a)]
+                closer += abs(dense - metric_of(f, metric)) < abs(dense - metric_of(r, metric))
+    if base_pairs:
+        lines.append(f"- The paper's claim (FWSVD closer to dense than SVD): {closer} of "
+                     f"{base_pairs} (task, budget, allocation) pairs.")
     return lines
 
 
 def write_markdown(args, results, command, path):
-    out = []
-    out.append("# FWSVD against SVD on the bert-mini task models\n")
-    out.append("Produced by (nothing in this file is typed in by hand except the prose under "
-               "*Reading*):\n")
-    out.append("```\n" + command + "\n```\n")
-    out.append(f"Fisher: {args.examples} training examples sampled with seed {args.seed}; "
-               f"fine-tuning: one epoch over the full training set with the learning rate and "
-               f"batch size of the model's own TRAINING.json, seed {args.seed}. *kept* is the "
-               f"fraction of the encoder's linear-layer weights that remain (README, "
-               f"`--param-ratio`). Errors are means over the factored layers of "
-               f"‖W−Ŵ‖_F/‖W‖_F (plain) and of the Fisher-weighted version.\n")
+    out = ["# Compression methods on the bert-mini task models\n",
+           "Produced by (nothing in this file is typed in by hand except the prose under "
+           "*Reading*):\n", "```\n" + command + "\n```\n",
+           f"Each column is a budget of the encoder's linear weights (`--param-ratio`, the "
+           f"fraction kept: dense in·out, factored r·(in + out), biases excluded) with uniform "
+           f"ranks or greedy allocation (`--allocate greedy`, ranks multiples of 16, "
+           f"sensitivity kfac); the cell is the dev metric without fine-tuning. Statistics: "
+           f"`fwsvd stats` on min({args.examples}, n − holdout) training examples sampled with "
+           f"seed {args.seed}; `auto` ranks its candidates (the closed-form methods, each with "
+           f"and without `--refit`) by the error rate on the next `holdout` examples of the "
+           f"same shuffle; tfwsvd runs {args.tfwsvd_iters} iterations. Under each table: the "
+           f"fraction kept per budget and the method auto chose.\n"]
     for res in results:
         d = res["dense"]
-        out.append(f"## {res['task']} ({d['metric']})\n")
-        out.append(f"Dense: {fmt(d['value'])} (transformers reported {fmt(res['hf_score'])}). "
-                   f"Fisher: {res['fisher']['examples']} examples in "
-                   f"{res['fisher']['seconds']:.1f} s.\n")
-        # Classification tasks also show accuracy and MCC: F1 rewards a model that drifts towards
-        # the positive class (MRPC), and MCC is CoLA's own metric anyway.
-        extra = [m for m in ("accuracy", "mcc") if m in d.get("metrics", {}) and m != d["metric"]]
-        out.append("| method | rank | fine-tuned | kept | " + d["metric"] +
-                   " | Δ vs dense | " + "".join(f"{m} | " for m in extra) +
-                   "plain err | Fisher-weighted err |")
-        out.append("|---|---|---|---|---|---|" + "---|" * len(extra) + "---|---|")
-        ex = lambda metrics: "".join(f"{fmt(metrics.get(m))} | " for m in extra)
-        out.append(f"| dense | – | – | 100.0% | {fmt(d['value'])} | – | "
-                   f"{ex(d.get('metrics', {}))}– | – |")
-        rows = sorted(res["rows"], key=lambda r: (r["finetuned"], r["rank"], r["method"]))
-        for r in rows:
-            out.append(f"| {r['method']} | {r['rank']} | {'1 epoch' if r['finetuned'] else 'no'} "
-                       f"| {100 * r['kept']:.1f}% | {fmt(r['value'])} | "
-                       f"{r['value'] - d['value']:+.4f} | {ex(r.get('metrics', {}))}"
-                       f"{fmt(r['err_plain'])} | {fmt(r['err_fisher'])} |")
-        out.append("")
-    out.append("## The paper's claims, checked on these numbers\n")
-    out.extend(claims(results))
+        s = res["stats"]
+        out.append(f"## {res['task']}\n")
+        dense_s = ", ".join(f"{m} {fmt(d['metrics'].get(m))}" for m in TASK_METRICS[res["task"]])
+        trivial_s = ", ".join(f"{m} {fmt(v)}" for m, v in res["trivial"].items())
+        out.append(f"Dense: {dense_s} (transformers reported {fmt(res['hf_score'])}); trivial "
+                   f"baseline {trivial_s}. Statistics: {s['examples']} examples in "
+                   f"{s['seconds']:.1f} s ({s['threads']} threads); auto held out "
+                   f"{res['holdout']}.\n")
+        for recover in args.recover:
+            rows = [r for r in res["rows"] if r["recover"] == recover]
+            cols = [(a, b) for a in args.allocations for b in args.budgets]
+            for metric in TASK_METRICS[res["task"]]:
+                label = RECOVERY[recover][0]
+                out.append(f"{metric}, fine-tuning: {label}\n")
+                out.append("| method | " + " | ".join(f"{a} {100 * b:.0f}%" for a, b in cols)
+                           + " |")
+                out.append("|---|" + "---|" * len(cols))
+                out.append(f"| dense | " + " | ".join(fmt(d["metrics"].get(metric))
+                                                      for _ in cols) + " |")
+                by = {(r["method"], r["allocation"], r["budget"]): r for r in rows}
+                for m in args.methods:
+                    cells = []
+                    for a, b in cols:
+                        r = by.get((m, a, b))
+                        if not r:
+                            cells.append("–")
+                            continue
+                        v = metric_of(r, metric)
+                        new = best_new(rows, metric, b, a, recover)
+                        base = best_baseline(rows, metric, b, a, recover)
+                        bold = r is new or (r is base and new is not None and
+                                            metric_of(base, metric) >= metric_of(new, metric))
+                        cells.append(f"**{fmt(v)}**" if bold else fmt(v))
+                    out.append(f"| {m} | " + " | ".join(cells) + " |")
+                out.append("")
+            kept = []
+            for a, b in cols:
+                r = next((r for r in rows if r["allocation"] == a and r["budget"] == b), None)
+                kept.append(f"{100 * r['kept']:.1f}% ({100 * r['whole']:.0f}% of the model)"
+                            if r else "–")
+            out.append("| kept | " + " | ".join(kept) + " |")
+            out.append("|---|" + "---|" * len(cols))
+            autos = []
+            for a, b in cols:
+                r = next((r for r in rows if r["method"] == "auto" and r["allocation"] == a and
+                          r["budget"] == b), None)
+                autos.append(f"{r['chosen']}{' +refit' if r['refit'] else ''}" if r else "–")
+            out.append("| auto chose | " + " | ".join(autos) + " |")
+            if args.latency and recover == "none":
+                for t in (1, 2):
+                    lat = []
+                    for a, b in cols:
+                        r = next((r for r in rows if r["allocation"] == a and r["budget"] == b
+                                  and "latency_ms" in r), None)
+                        lat.append(fmt(r["latency_ms"][t], 2) if r else "–")
+                    dl = res["dense_latency"][t]["median_ms"]
+                    out.append(f"| ms/forward, seq 128, {t} thread{'s' if t > 1 else ''} "
+                               f"(dense {dl:.2f}) | " + " | ".join(lat) + " |")
+            out.append("")
+        out.append("Bold: per column, the best new method, and svd/fwsvd where they are at least "
+                   "as good.\n")
+    out.append("## The issue's targets, checked on these numbers\n")
+    out.extend(targets(args, results))
     out.append("")
-    out.append(f"![metric against parameters kept]({os.path.basename(args.svg)})\n")
+    out.append(f"![metric against encoder linear weights kept]({os.path.basename(args.svg)})\n")
     # The analysis is prose written by a person after reading the tables above; it lives in its
     # own file so that regenerating the tables never rewrites it.
     reading = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_table_reading.md")
@@ -258,40 +465,44 @@ def write_markdown(args, results, command, path):
     os.replace(tmp, path)
 
 
-def write_svg(results, path):
-    w, h = 440, 300
+COLORS = {"svd": "#d62728", "fwsvd": "#1f77b4", "asvd": "#ff7f0e", "whiten": "#2ca02c",
+          "fisher-whiten": "#9467bd", "fw2": "#8c564b", "tfwsvd": "#e377c2", "auto": "#17becf"}
+
+
+def write_svg(args, results, path):
+    w, h = 460, 320
     cols = 2
     rows_n = (len(results) + 1) // 2
-    W, H = cols * w, rows_n * h + 30
-    colors = {"svd": "#d62728", "fwsvd": "#1f77b4"}
+    W, H = cols * w, rows_n * h + 50
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
              f'font-family="sans-serif" font-size="12">',
              f'<rect width="{W}" height="{H}" fill="white"/>']
     for i, res in enumerate(results):
+        metric = TASK_METRICS[res["task"]][0]
+        rows = [r for r in res["rows"] if r["recover"] == "none"]
         ox, oy = (i % cols) * w, (i // cols) * h
         x0, y0, pw, ph = ox + 60, oy + 30, w - 90, h - 80
-        dense = res["dense"]["value"]
-        vals = [r["value"] for r in res["rows"]] + [dense]
+        dense = res["dense"]["metrics"].get(metric, res["dense"]["value"])
+        vals = [metric_of(r, metric) for r in rows] + [dense]
         lo, hi = min(vals), max(vals)
         pad = 0.05 * (hi - lo or 1)
         lo, hi = lo - pad, hi + pad
-        kept = [r["kept"] for r in res["rows"]] + [1.0]
-        kx_lo, kx_hi = 0.0, max(kept) * 1.05
+        kx_hi = max([r["kept"] for r in rows] + [0.1]) * 1.08
 
         def X(k):
-            return x0 + pw * (k - kx_lo) / (kx_hi - kx_lo)
+            return x0 + pw * k / kx_hi
 
         def Y(v):
             return y0 + ph * (1 - (v - lo) / (hi - lo))
 
         parts.append(f'<text x="{ox + w / 2}" y="{oy + 18}" text-anchor="middle" '
-                     f'font-weight="bold">{res["task"]} ({res["dense"]["metric"]})</text>')
+                     f'font-weight="bold">{res["task"]} ({metric})</text>')
         parts.append(f'<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" '
                      f'stroke="#888"/>')
         for t in range(5):
             v = lo + (hi - lo) * t / 4
             parts.append(f'<text x="{x0 - 6}" y="{Y(v) + 4:.1f}" text-anchor="end">{v:.3f}</text>')
-            k = kx_lo + (kx_hi - kx_lo) * t / 4
+            k = kx_hi * t / 4
             parts.append(f'<text x="{X(k):.1f}" y="{y0 + ph + 16}" text-anchor="middle">'
                          f'{100 * k:.0f}%</text>')
         parts.append(f'<text x="{x0 + pw / 2}" y="{y0 + ph + 34}" text-anchor="middle">'
@@ -300,28 +511,27 @@ def write_svg(results, path):
                      f'stroke="#444" stroke-dasharray="5,4"/>')
         parts.append(f'<text x="{x0 + pw - 4}" y="{Y(dense) - 4:.1f}" text-anchor="end" '
                      f'fill="#444">dense</text>')
-        for method, color in colors.items():
-            pts = sorted((r["kept"], r["value"]) for r in res["rows"]
-                         if r["method"] == method and not r["finetuned"])
-            if pts:
+        for method in args.methods:
+            color = COLORS.get(method, "#444")
+            for alloc in args.allocations:
+                pts = sorted((r["kept"], metric_of(r, metric)) for r in rows
+                             if r["method"] == method and r["allocation"] == alloc)
+                if not pts:
+                    continue
+                dash = ' stroke-dasharray="4,3"' if alloc == "greedy" else ""
                 path_d = " ".join(f"{X(k):.1f},{Y(v):.1f}" for k, v in pts)
                 parts.append(f'<polyline points="{path_d}" fill="none" stroke="{color}" '
-                             f'stroke-width="2"/>')
+                             f'stroke-width="1.6"{dash}/>')
                 for k, v in pts:
-                    parts.append(f'<circle cx="{X(k):.1f}" cy="{Y(v):.1f}" r="3.5" '
+                    parts.append(f'<circle cx="{X(k):.1f}" cy="{Y(v):.1f}" r="2.5" '
                                  f'fill="{color}"/>')
-            for r in res["rows"]:
-                if r["method"] == method and r["finetuned"]:
-                    parts.append(f'<rect x="{X(r["kept"]) - 5:.1f}" y="{Y(r["value"]) - 5:.1f}" '
-                                 f'width="10" height="10" fill="none" stroke="{color}" '
-                                 f'stroke-width="2"/>')
-    ly = H - 12
-    parts.append(f'<circle cx="20" cy="{ly - 4}" r="4" fill="{colors["svd"]}"/>'
-                 f'<text x="30" y="{ly}">SVD</text>'
-                 f'<circle cx="80" cy="{ly - 4}" r="4" fill="{colors["fwsvd"]}"/>'
-                 f'<text x="90" y="{ly}">FWSVD</text>'
-                 f'<rect x="150" y="{ly - 9}" width="10" height="10" fill="none" stroke="#444"/>'
-                 f'<text x="166" y="{ly}">after 1 epoch of fine-tuning</text>')
+    lx, ly = 20, H - 30
+    for method in args.methods:
+        parts.append(f'<circle cx="{lx}" cy="{ly - 4}" r="4" fill="{COLORS.get(method, "#444")}"/>'
+                     f'<text x="{lx + 8}" y="{ly}">{method}</text>')
+        lx += 18 + 8 * len(method)
+    parts.append(f'<text x="20" y="{H - 10}">solid: uniform ranks; dashed: greedy allocation'
+                 f'</text>')
     parts.append("</svg>")
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -339,16 +549,32 @@ def main():
                                                        os.path.join(root, "..", "shared")))
     ap.add_argument("--work", default=os.path.join(root, "out", "paper_table"))
     ap.add_argument("--tasks", default="sst2,stsb,mrpc,cola")
-    ap.add_argument("--ranks", default="16,32,64,96")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--budgets", default="0.1,0.2,0.4,0.6",
+                    help="fractions of the encoder's linear weights kept (--param-ratio)")
+    ap.add_argument("--allocations", default="uniform,greedy")
+    ap.add_argument("--recover", default="none",
+                    help="comma-separated recovery stages: " + ", ".join(RECOVERY))
     ap.add_argument("--examples", type=int, default=8000)
-    ap.add_argument("--ft-rank", type=int, default=32)
+    ap.add_argument("--holdout", type=int, default=1000)
+    ap.add_argument("--tfwsvd-iters", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="--threads of every fwsvd command")
+    ap.add_argument("--jobs", type=int, default=1, help="compressions run at once")
+    ap.add_argument("--latency", action="store_true",
+                    help="also time every compressed model (fwsvd bench, seq 128, 1 and 2 "
+                         "threads)")
     ap.add_argument("--out", default=os.path.join(root, "docs", "RESULTS.md"))
     ap.add_argument("--svg", default=os.path.join(root, "docs", "results.svg"))
     ap.add_argument("--fresh", action="store_true", help="delete cached results first")
     args = ap.parse_args()
-    args.ranks = [int(r) for r in args.ranks.split(",")]
+    args.methods = args.methods.split(",")
+    args.budgets = [float(b) for b in args.budgets.split(",")]
+    args.allocations = args.allocations.split(",")
+    args.recover = args.recover.split(",")
+    for r in args.recover:
+        if r not in RECOVERY:
+            sys.exit(f"--recover: unknown stage '{r}' (known: {', '.join(RECOVERY)})")
     if not os.path.exists(args.fwsvd):
         sys.exit(f"{args.fwsvd} not found: build first (cmake -S . -B build && "
                  f"cmake --build build -j)")
@@ -356,10 +582,24 @@ def main():
         shutil.rmtree(args.work)
     os.makedirs(args.work, exist_ok=True)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    command = "python3 bench/paper_table.py " + " ".join(
-        shlex.quote(a) for a in sys.argv[1:])
-    results = [task_results(args, t) for t in args.tasks.split(",")]
-    write_svg(results, args.svg)
+    KEY_PATHS.update({"$FWSVD": os.path.abspath(args.fwsvd), "$SHARED":
+                      os.path.abspath(args.shared), "$WORK": os.path.abspath(args.work)})
+    args.fwsvd, args.shared, args.work = (os.path.abspath(args.fwsvd),
+                                          os.path.abspath(args.shared),
+                                          os.path.abspath(args.work))
+    command = "python3 bench/paper_table.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    tasks = [Task(args, t) for t in args.tasks.split(",")]
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        # Every task's statistics at once, then every compression of every task, the slow
+        # methods (auto, tfwsvd) first.
+        results = list(pool.map(lambda t: task_results(args, t, pool), tasks))
+        jobs = [(i, m, b, a, r) for i in range(len(tasks)) for r in args.recover
+                for a in args.allocations for b in args.budgets for m in args.methods]
+        jobs.sort(key=lambda j: j[1] not in ("auto", "tfwsvd"))
+        rows = list(pool.map(lambda j: (j[0], row_of(args, tasks[j[0]], *j[1:])), jobs))
+        for i, row in rows:
+            results[i]["rows"].append(row)
+    write_svg(args, results, args.svg)
     write_markdown(args, results, command.strip(), args.out)
     log(f"wrote {args.out} and {args.svg}")
 

@@ -61,6 +61,40 @@ LowRankFactors factorize_linear(const float* weight, int64_t out, int64_t in, in
 // Factors rounded to float32 (what checkpoints store); Error if one overflows float.
 LowRankFactors round_factors(LowRankFactorsF64 factors);
 
+// Normalises positive weights to max 1 and floors them at kFisherWeightFloor, as
+// fisher_input_weights does (scale-invariant, bounded inverse). All-zero weights become 1 and set
+// *all_zero. Throws Error(what) if a value is negative or not finite.
+std::vector<double> normalized_weights(std::vector<double> w, const char* what,
+                                       bool* all_zero = nullptr);
+// Output-row weights [out] of a layer from its Fisher F [out, in]: d_o = sqrt(Σ_in F[o, in]),
+// normalised and floored as above.
+std::vector<double> fisher_output_weights(const float* fisher, int64_t out, int64_t in,
+                                          bool* all_zero = nullptr);
+
+// The closed-form two-sided weighted factorization every SVD-based method reduces to: the rank-r
+// B·A minimising ‖D_o (W − B A) R‖_F, with D_o = diag(row_weights) (> 0; null: identity) and R
+// either diag(input_weights) (> 0), a full [in, in] matrix `right` (row-major, e.g. the Cholesky
+// factor of an input covariance), or the identity. With M = D_o W R = U S Vᵀ:
+//   A = S_r⁻¹ U_rᵀ D_o W  [r, in],   B = D_o⁻¹ U_r S_r  [out, r],
+// i.e. B A = D_o⁻¹ U_r U_rᵀ D_o W, the projection of D_o W onto M's leading left singular
+// vectors. For an invertible R this is D_o⁻¹ trunc_r(M) R⁻¹ without ever forming R⁻¹; for
+// D_o = I, R = diag(w) it equals FWSVD's A = V_rᵀ diag(w)⁻¹. Singular values below
+// 1e-13 · σ_1 (M of rank < r) give a zero row of A and a zero column of B, which is still an
+// optimum. singular_values are M's. The factors are nested: the first r' rows of A and columns of
+// B are the rank-r' solution.
+LowRankFactorsF64 factorize_two_sided_f64(const double* weight, int64_t out, int64_t in,
+                                          int64_t rank, const double* row_weights,
+                                          const double* input_weights, const double* right);
+
+// The first `rank` components of nested factors (the rank-`rank` solution of a nested method).
+LowRankFactorsF64 truncate_factors(const LowRankFactorsF64& factors, int64_t rank);
+
+// Σ F ⊙ (W − B_r A_r)² of nested factors at every r = step, 2·step, ... <= factors.rank (B_r A_r:
+// their first r components), with W and F [out, in] float32: the Fisher-weighted truncation error
+// of each candidate rank from one factorization.
+std::vector<double> fisher_truncation_errors(const float* weight, const float* fisher,
+                                             const LowRankFactorsF64& factors, int64_t step);
+
 struct ReconstructionError {
     double plain = 0;    // ‖W − B·A‖_F / ‖W‖_F
     double fisher = -1;  // sqrt(Σ F⊙(W − B·A)²) / sqrt(Σ F⊙W²); -1 when no Fisher is given

@@ -7,9 +7,17 @@ namespace fwsvd {
 // The methods, one file each in compressor/methods/.
 extern const Method kSvdMethod;
 extern const Method kFwsvdMethod;
+extern const Method kAsvdMethod;
+extern const Method kWhitenMethod;
+extern const Method kFisherWhitenMethod;
+extern const Method kFw2Method;
+extern const Method kTfwsvdMethod;
 
 const std::vector<const Method*>& methods() {
-    static const std::vector<const Method*> all = {&kSvdMethod, &kFwsvdMethod};
+    static const std::vector<const Method*> all = {
+        &kSvdMethod,          &kFwsvdMethod, &kAsvdMethod,   &kWhitenMethod,
+        &kFisherWhitenMethod, &kFw2Method,   &kTfwsvdMethod,
+    };
     return all;
 }
 

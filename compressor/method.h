@@ -14,7 +14,13 @@
 namespace fwsvd {
 
 // Settings some methods take (unused by the others).
-struct MethodOptions {};
+struct MethodOptions {
+    double alpha = 0.5;     // asvd: input scaling mean|x|^alpha (--alpha)
+    int iters = 10;         // tfwsvd: alternating least-squares iterations (--iters)
+    double damping = 0.01;  // whiten, fisher-whiten, --refit: diagonal loading of E[x xᵀ]
+                            // relative to its mean diagonal (compressor/whitening.h)
+    bool refit = false;     // after truncation, refit B by least squares on E[x xᵀ] (--refit)
+};
 
 struct MethodInput {
     const double* weight = nullptr;  // [out, in] row-major: the dense layer y = x Wᵀ + b
@@ -35,6 +41,15 @@ struct Method {
     std::string summary;  // one line: what it minimises
     unsigned needs = 0;   // StatKind bits
     MethodOutput (*factorize)(const MethodInput& input) = nullptr;
+    // Whether the first r' components of its rank-r factors are its rank-r' result (every
+    // truncated-SVD method): rank allocation then factors each layer once and reads the
+    // truncation errors of every rank from it.
+    bool nested = true;
+    // A method that is not nested allocates ranks with the truncation errors of this nested
+    // method (its starting point), then factors at the chosen ranks.
+    std::string profile;
+    // Closed form (one SVD) rather than an iterative solver: --method auto tries these.
+    bool closed_form = true;
 };
 
 // Every method, in the order --help and the docs list them.

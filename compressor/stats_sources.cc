@@ -158,6 +158,7 @@ class InputSource final : public StatsSource {
     }
 
     void finish(Stats& out, int64_t) override {
+        for (auto& s : sums_) flush(s);
         for (int64_t g = 0; g < config_.num_layer_groups(); ++g) {
             for (int k = 0; k < 4; ++k) {
                 const Sums& s = sums_[size_t(g * 4 + k)];
@@ -181,11 +182,18 @@ class InputSource final : public StatsSource {
     }
 
   private:
+    // Rows whose Xᵀ X a float tile sums (GEMMs with beta 1) before it is added to the double
+    // sums: adding a [width, width] tile in double after every batch moved more memory than the
+    // GEMMs did arithmetic, and float stays accurate over this many rows.
+    static constexpr int64_t kTileRows = 8192;
+
     struct Sums {
         int64_t width = 0;
         int64_t rows = 0;
         std::vector<double> abs_sum;  // [width]
         std::vector<double> cov_sum;  // [width, width]
+        std::vector<float> tile;      // [width, width] Xᵀ X of the rows not yet in cov_sum
+        int64_t tile_rows = 0;
     };
 
     void accumulate(Sums& s, const float* x, int64_t n) {
@@ -195,18 +203,26 @@ class InputSource final : public StatsSource {
         }
         s.rows += n;
         if (!cov_) return;
-        // Xᵀ X of this batch in float (one GEMM), added to the double sums.
-        tile_.resize(size_t(w * w));
-        kernels::gemm(true, false, w, w, n, 1.0f, x, w, x, w, 0.0f, tile_.data(), w);
-        parallel_for(w * w, 1 << 14, [&](int64_t b, int64_t e) {
-            for (int64_t i = b; i < e; ++i) s.cov_sum[size_t(i)] += double(tile_[size_t(i)]);
+        // Xᵀ X of this batch in float (one GEMM), summed into the tile.
+        if (s.tile.empty()) s.tile.assign(size_t(w * w), 0.0f);
+        kernels::gemm(true, false, w, w, n, 1.0f, x, w, x, w, s.tile_rows > 0 ? 1.0f : 0.0f,
+                      s.tile.data(), w);
+        s.tile_rows += n;
+        if (s.tile_rows >= kTileRows) flush(s);
+    }
+
+    // Adds the tile to the double sums.
+    static void flush(Sums& s) {
+        if (s.tile_rows == 0) return;
+        parallel_for(s.width * s.width, 1 << 14, [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) s.cov_sum[size_t(i)] += double(s.tile[size_t(i)]);
         });
+        s.tile_rows = 0;
     }
 
     const ModelConfig& config_;
     bool cov_;
     std::vector<Sums> sums_;  // [groups * 4]
-    std::vector<float> tile_;
 };
 
 }  // namespace

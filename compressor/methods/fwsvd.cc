@@ -25,6 +25,9 @@ const Method kFwsvdMethod = {
         "w_i = sqrt(sum_out F[out,i])",
     .needs = kStatFisher,
     .factorize = factorize,
+    .nested = true,
+    .profile = "",
+    .closed_form = true,
 };
 
 }  // namespace fwsvd

@@ -19,6 +19,9 @@ const Method kSvdMethod = {
     .summary = "plain truncated SVD: minimises ||W - W_r||_F",
     .needs = 0,
     .factorize = factorize,
+    .nested = true,
+    .profile = "",
+    .closed_form = true,
 };
 
 }  // namespace fwsvd

@@ -3,8 +3,11 @@
 // E[x xᵀ] over the rows of each linear layer's saved input.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <random>
 #include <set>
+#include <tuple>
 
 #include "compressor/stats.h"
 #include "models/backward.h"
@@ -265,6 +268,83 @@ TEST(Fisher, SaveLoadRoundTripKeepsProvenance) {
     // A checkpoint is not a Fisher file.
     EXPECT_THROW(load_stats(shared_dir() / "golden" / "tiny-reg" / "model.safetensors"),
                  fwsvd::Error);
+}
+
+// The input statistics against their definition: every layer input row of a one-example-at-a-
+// time forward, summed in double. 700 examples of ~20 tokens cross the float tile's flush into
+// the double sums (stats_sources.cc) at least once.
+TEST(InputStats, MeanAbsAndSecondMomentMatchTheDefinition) {
+    FWSVD_REQUIRE_SHARED();
+    Golden g = load_golden("tiny-cls");
+    const ModelConfig& c = g.model->config();
+    EncodedData d;
+    d.source = "random";
+    d.has_labels = true;
+    std::mt19937 rng(3);
+    std::uniform_int_distribution<int32_t> id(5, int32_t(c.vocab_size - 1));
+    std::uniform_int_distribution<int> len(10, 30);
+    for (int i = 0; i < 700; ++i) {
+        EncodedExample e;
+        const int l = len(rng);
+        for (int t = 0; t < l; ++t) e.ids.push_back(id(rng));
+        e.type_ids.assign(e.ids.size(), 0);
+        d.encodings.push_back(e);
+        d.lines.push_back(i + 1);
+        d.targets.classes.push_back(i % 3);
+    }
+    StatsOptions so;
+    so.kinds = kStatInputAbsMean | kStatInputCov;
+    so.batch_size = 32;
+    const Stats got = compute_stats(*g.model, d, so, nullptr);
+
+    // name -> (Σ|x|, Σ x xᵀ, rows)
+    std::map<std::string, std::tuple<std::vector<double>, std::vector<double>, int64_t>> ref;
+    for (const auto& e : d.encodings) {
+        Batch b;
+        b.add(e.ids.data(), e.type_ids.data(), int64_t(e.ids.size()));
+        Activations acts;
+        ForwardOptions fo;
+        fo.head = false;
+        model_forward(g.model->params(), g.model->layout(), b, acts, fo);
+        for (size_t l = 0; l < acts.layers.size(); ++l) {
+            for (LayerInput in : {LayerInput::layer_input, LayerInput::context,
+                                  LayerInput::attention_output, LayerInput::intermediate}) {
+                const int64_t w =
+                    in == LayerInput::intermediate ? c.intermediate_size : c.hidden_size;
+                const std::string name =
+                    str_cat("encoder.", c.group_of_layer(int64_t(l)), ".", layer_input_name(in));
+                auto& [abs, cov, rows] = ref[name];
+                abs.resize(size_t(w), 0.0);
+                cov.resize(size_t(w * w), 0.0);
+                const float* x = layer_input_rows(acts.layers[l], in);
+                for (int64_t r = 0; r < acts.n; ++r) {
+                    for (int64_t i = 0; i < w; ++i) {
+                        abs[size_t(i)] += std::fabs(double(x[r * w + i]));
+                        for (int64_t j = 0; j < w; ++j)
+                            cov[size_t(i * w + j)] += double(x[r * w + i]) * double(x[r * w + j]);
+                    }
+                }
+                rows += acts.n;
+            }
+        }
+    }
+    ASSERT_EQ(got.input_cov.size(), ref.size());
+    for (const auto& [name, v] : ref) {
+        const auto& [abs, cov, rows] = v;
+        ASSERT_GT(rows, 8192) << name;  // the tile was flushed mid-pass
+        const Tensor& m = got.input_abs_mean.at(name);
+        const Tensor& cv = got.input_cov.at(name);
+        double scale = 0;
+        for (double x : cov) scale = std::max(scale, std::fabs(x) / double(rows));
+        for (size_t i = 0; i < abs.size(); ++i) {
+            EXPECT_NEAR(m.data<double>()[i], abs[i] / double(rows), 1e-5 * abs[i] / double(rows))
+                << name;
+        }
+        double worst = 0;
+        for (size_t i = 0; i < cov.size(); ++i)
+            worst = std::max(worst, std::fabs(cv.data<double>()[i] - cov[i] / double(rows)));
+        EXPECT_LT(worst, 1e-5 * scale) << name;
+    }
 }
 
 }  // namespace
