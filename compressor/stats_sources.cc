@@ -149,6 +149,7 @@ class InputSource final : public StatsSource {
 
     void reduce(Comm& comm) override {
         for (Sums& s : sums_) {
+            flush(s);  // this rank's rows still in the float tile
             comm.allreduce_sum(s.abs_sum.data(), int64_t(s.abs_sum.size()));
             if (cov_) comm.allreduce_sum(s.cov_sum.data(), int64_t(s.cov_sum.size()));
             int64_t rows = 0;

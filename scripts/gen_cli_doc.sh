@@ -37,6 +37,12 @@ build/tools/fwsvd stats ../shared/models/bert-mini-sst2 --data ../shared/data/gl
 # Compress: FWSVD at rank 32 (Fisher from a file, or computed from --data), SVD by parameter budget.
 build/tools/fwsvd compress ../shared/models/bert-mini-sst2 --method fwsvd --rank 32 --fisher /tmp/sst2-fisher.safetensors --out /tmp/sst2-fw32 --report /tmp/sst2-fw32.json
 build/tools/fwsvd compress ../shared/models/bert-mini-sst2 --method svd --param-ratio 0.5 --out /tmp/sst2-svd50
+# Data-aware methods from the statistics file, ranks per layer to a budget, the method chosen on
+# held-out examples, and the word embeddings factored too.
+build/tools/fwsvd compress ../shared/models/bert-mini-sst2 --method fisher-whiten --param-ratio 0.3 --stats /tmp/sst2-stats.safetensors --out /tmp/sst2-fwh30
+build/tools/fwsvd compress ../shared/models/bert-mini-sst2 --method whiten --param-ratio 0.3 --allocate greedy --stats /tmp/sst2-stats.safetensors --out /tmp/sst2-wh30g
+build/tools/fwsvd compress ../shared/models/bert-mini-sst2 --method auto --param-ratio 0.3 --stats /tmp/sst2-stats.safetensors --data ../shared/data/glue/SST-2/train.tsv --out /tmp/sst2-auto30
+build/tools/fwsvd compress ../shared/models/bert-mini-sst2 --method svd --rank 64 --embeddings 64 --out /tmp/sst2-svd64-emb64
 
 # Layers, ranks, parameters and bytes of a checkpoint (dense or factored).
 build/tools/fwsvd inspect /tmp/sst2-fw32

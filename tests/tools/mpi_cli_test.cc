@@ -190,9 +190,11 @@ TEST_F(Mpi, StatsOverTwoRanksMatchOneProcess) {
     ASSERT_EQ(r.code, 0) << r.err;
     r = two(args(two_out));
     ASSERT_EQ(r.code, 0) << r.err;
-    // Input statistics: float64 sums in another order.
-    EXPECT_LE(file_rel_diff(two_out, one_out, "input_"), 1e-12);
-    EXPECT_LE(file_rel_diff(two_out, one_out), 1.2e-7);
+    // Input statistics: E[x xᵀ] sums each rank's rows in float tiles (up to 8192 rows) before
+    // the float64 sums, so the two splits round differently; the bound is 1e-6.
+    EXPECT_LE(file_rel_diff(two_out, one_out, "input_"), 1e-6);
+    // Fisher (the parameters' names): float64 sums in another order, rounded to float once.
+    EXPECT_LE(file_rel_diff(two_out, one_out, "bert."), 1.2e-7);
     auto m1 = SafetensorsFile::open(one_out)->metadata();
     auto m2 = SafetensorsFile::open(two_out)->metadata();
     EXPECT_EQ(m1["examples"], m2["examples"]);
