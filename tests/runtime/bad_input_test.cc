@@ -335,7 +335,8 @@ TEST_F(LowRankBad, BadRanks) {
     set_block({{"ranks", {{q_, "4"}}}});
     load_error({config().string(), "is \"4\", not an integer"});
     set_block({{"ranks", {{"bert.encoder.layer.7.attention.self.query", 4}}}});
-    load_error({config().string(), "not an encoder linear layer or the word embeddings of this config"});
+    load_error(
+        {config().string(), "not an encoder linear layer or the word embeddings of this config"});
     set_block({{"ranks", {4, 4}}});
     load_error({config().string(), "low_rank.ranks is an array of 2 values"});
     set_block("svd");
