@@ -729,9 +729,9 @@ CompressResult compress_model(const Model& model, const Stats* stats,
     if (greedy) res.block.allocation = "greedy";
     // The options the new methods read (svd and fwsvd take none: their blocks stay as they were).
     nlohmann::json opts = nlohmann::json::object();
-    if (method.name == "asvd") opts["alpha"] = mo.alpha;
-    if (method.name == "tfwsvd") opts["iters"] = mo.iters;
-    if ((method.needs & kStatInputCov) || mo.refit) opts["damping"] = mo.damping;
+    if (method.reads & kReadsAlpha) opts["alpha"] = mo.alpha;
+    if (method.reads & kReadsIters) opts["iters"] = mo.iters;
+    if ((method.reads & kReadsDamping) || mo.refit) opts["damping"] = mo.damping;
     if (!opts.empty()) res.block.method_options = opts;
     apply_block(res);
 

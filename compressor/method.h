@@ -22,6 +22,9 @@ struct MethodOptions {
     bool refit = false;     // after truncation, refit B by least squares on E[x xᵀ] (--refit)
 };
 
+// Bits of Method::reads.
+enum MethodOptionBit : unsigned { kReadsAlpha = 1u, kReadsIters = 2u, kReadsDamping = 4u };
+
 struct MethodInput {
     const double* weight = nullptr;  // [out, in] row-major: the dense layer y = x Wᵀ + b
     int64_t out = 0, in = 0;
@@ -50,6 +53,8 @@ struct Method {
     std::string profile;
     // Closed form (one SVD) rather than an iterative solver: --method auto tries these.
     bool closed_form = true;
+    // The MethodOptions fields it reads (MethodOptionBit): the low_rank block records them.
+    unsigned reads = 0;
 };
 
 // Every method, in the order --help and the docs list them.

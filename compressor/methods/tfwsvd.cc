@@ -79,6 +79,7 @@ const Method kTfwsvdMethod = {
     .nested = false,
     .profile = "fw2",
     .closed_form = false,
+    .reads = kReadsIters,
 };
 
 }  // namespace fwsvd

@@ -37,6 +37,7 @@ const Method kWhitenMethod = {
     .nested = true,
     .profile = "",
     .closed_form = true,
+    .reads = kReadsDamping,
 };
 
 }  // namespace fwsvd
