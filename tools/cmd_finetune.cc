@@ -229,7 +229,7 @@ void setup_finetune(CLI::App* app) {
     CLI::Option* teacher =
         sub->add_option("--teacher", a->teacher_dir,
                         "Distil this model (say the dense task model) into MODEL_DIR: the loss "
-                        "is kd-alpha * KD + (1 - kd-alpha) * task loss (docs/CLI.md)");
+                        "is kd-alpha * KD + (1 - kd-alpha) * task loss (README.md, Distillation)");
     sub->add_option("--kd-alpha", a->opt.distill.alpha,
                     "Weight of the distillation term: T^2 KL(softmax(teacher/T) || "
                     "softmax(student/T)), or the squared difference of the outputs for "
