@@ -14,8 +14,9 @@ typed in. Results are cached in --work (one JSON per step): delete that folder (
 to recompute; a cached step is reused only if the command that made it is the same.
 
 Extending it: a recovery stage after compression (`--recover finetune`: one epoch of
-`fwsvd finetune` with the model's own TRAINING.json settings) adds columns; a new stage is one
-entry in RECOVERY below (a function from the compressed folder to a model folder to evaluate).
+`fwsvd finetune` with the model's own TRAINING.json settings; `--recover distil`: the same with
+`--teacher` the dense task model) adds columns; a new stage is one entry in RECOVERY below (a
+function from the compressed folder to a model folder to evaluate).
 
     python3 bench/paper_table.py                          # everything, writes docs/RESULTS.md
     python3 bench/paper_table.py --tasks sst2 --budgets 0.2 --methods svd,whiten --jobs 2
@@ -208,19 +209,23 @@ class Task:
             os.remove(path)  # the cache outlived the folder
         return tag, out, cached(path, cmd, compute)
 
-    def finetune(self, model_dir, tag):
-        out = model_dir + "-ft"
+    def finetune(self, model_dir, tag, teacher=False):
+        """One epoch of fwsvd finetune with the model's TRAINING.json lr and batch; teacher:
+        distillation from the dense task model (--teacher, default --kd-alpha/--temperature)."""
+        out = model_dir + ("-kd" if teacher else "-ft")
         t = self.training
         cmd = [self.args.fwsvd, "finetune", model_dir, "--data", self.train, "--dev", self.dev,
                "--out", out, "--epochs", "1", "--lr", str(t["lr"]), "--batch", str(t["batch"]),
                "--seed", str(self.args.seed), "--json"] + self.threads()
+        if teacher:
+            cmd += ["--teacher", self.model]
 
         def compute():
             if os.path.exists(out):
                 shutil.rmtree(out)
             return run_cmd(cmd, stdout_json=True)
 
-        path = os.path.join(self.work, f"finetune-{tag}.json")
+        path = os.path.join(self.work, f"{'distil' if teacher else 'finetune'}-{tag}.json")
         if not os.path.exists(out) and os.path.exists(path):
             os.remove(path)  # the cache outlived the folder
         cached(path, cmd, compute)
@@ -239,6 +244,8 @@ RECOVERY = {
     "none": ("no", lambda folder: folder, lambda task, folder, tag: None),
     "finetune": ("1 epoch", lambda folder: folder + "-ft",
                  lambda task, folder, tag: task.finetune(folder, tag)),
+    "distil": ("1 epoch of distillation from the dense model", lambda folder: folder + "-kd",
+               lambda task, folder, tag: task.finetune(folder, tag, teacher=True)),
 }
 
 

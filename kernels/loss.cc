@@ -1,9 +1,11 @@
-// Per-example cross-entropy (log-sum-exp) and squared-error losses with their gradients.
+// Per-example cross-entropy (log-sum-exp), squared-error and distillation (softened KL) losses
+// with their gradients.
 #include "kernels/loss.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace fwsvd::kernels {
 
@@ -26,6 +28,16 @@ void mse_forward(float* losses, const float* preds, const float* targets, int64_
 void mse_backward(float* dpreds, const float* dlosses, const float* preds, const float* targets,
                   int64_t b) {
     mse_backward_ref<float>(dpreds, dlosses, preds, targets, b);
+}
+
+void kd_forward(float* losses, const float* student, const float* teacher, int64_t b, int64_t c,
+                float t) {
+    kd_forward_ref<float>(losses, student, teacher, b, c, t);
+}
+
+void kd_backward(float* dstudent, const float* dlosses, const float* student, const float* teacher,
+                 int64_t b, int64_t c, float t) {
+    kd_backward_ref<float>(dstudent, dlosses, student, teacher, b, c, t);
 }
 
 // ---- scalar twins ------------------------------------------------------------------------------
@@ -74,6 +86,52 @@ void mse_backward_ref(T* dpreds, const T* dlosses, const T* preds, const T* targ
     }
 }
 
+namespace {
+
+// log softmax(z / t) of one row, in double.
+template <typename T>
+void log_softmax_scaled(double* out, const T* z, int64_t c, double t) {
+    double mx = -std::numeric_limits<double>::infinity();
+    for (int64_t j = 0; j < c; ++j) mx = std::max(mx, double(z[j]) / t);
+    double sum = 0;
+    for (int64_t j = 0; j < c; ++j) sum += std::exp(double(z[j]) / t - mx);
+    const double lse = mx + std::log(sum);
+    for (int64_t j = 0; j < c; ++j) out[j] = double(z[j]) / t - lse;
+}
+
+}  // namespace
+
+template <typename T>
+void kd_forward_ref(T* losses, const T* student, const T* teacher, int64_t b, int64_t c, T t) {
+    std::vector<double> lp(static_cast<size_t>(c)), lq(static_cast<size_t>(c));
+    const double td = double(t);
+    for (int64_t i = 0; i < b; ++i) {
+        log_softmax_scaled(lp.data(), teacher + i * c, c, td);
+        log_softmax_scaled(lq.data(), student + i * c, c, td);
+        double kl = 0;
+        for (int64_t j = 0; j < c; ++j)
+            kl += std::exp(lp[size_t(j)]) * (lp[size_t(j)] - lq[size_t(j)]);
+        losses[i] = T(td * td * kl);
+    }
+}
+
+template <typename T>
+void kd_backward_ref(T* dstudent, const T* dlosses, const T* student, const T* teacher, int64_t b,
+                     int64_t c, T t) {
+    std::vector<double> lp(static_cast<size_t>(c)), lq(static_cast<size_t>(c));
+    const double td = double(t);
+    for (int64_t i = 0; i < b; ++i) {
+        log_softmax_scaled(lp.data(), teacher + i * c, c, td);
+        log_softmax_scaled(lq.data(), student + i * c, c, td);
+        const double g = double(dlosses[i]) * td;
+        for (int64_t j = 0; j < c; ++j) {
+            const size_t k = size_t(j);
+            dstudent[i * c + j] =
+                T(double(dstudent[i * c + j]) + g * (std::exp(lq[k]) - std::exp(lp[k])));
+        }
+    }
+}
+
 template void cross_entropy_forward_ref<float>(float*, float*, const float*, const int32_t*,
                                                int64_t, int64_t);
 template void cross_entropy_forward_ref<double>(double*, double*, const double*, const int32_t*,
@@ -87,5 +145,12 @@ template void mse_forward_ref<double>(double*, const double*, const double*, int
 template void mse_backward_ref<float>(float*, const float*, const float*, const float*, int64_t);
 template void mse_backward_ref<double>(double*, const double*, const double*, const double*,
                                        int64_t);
+template void kd_forward_ref<float>(float*, const float*, const float*, int64_t, int64_t, float);
+template void kd_forward_ref<double>(double*, const double*, const double*, int64_t, int64_t,
+                                     double);
+template void kd_backward_ref<float>(float*, const float*, const float*, const float*, int64_t,
+                                     int64_t, float);
+template void kd_backward_ref<double>(double*, const double*, const double*, const double*, int64_t,
+                                      int64_t, double);
 
 }  // namespace fwsvd::kernels

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kernels/elementwise.h"
 #include "models/embeddings.h"
 #include "models/encoder_layer.h"
 #include "models/head.h"
@@ -11,7 +12,8 @@ namespace fwsvd {
 
 void model_backward(const ModelParams& g, const ModelParams& p, const ParamLayout& layout,
                     const Batch& batch, const Activations& a, const Targets& targets,
-                    const float* dlosses, GradMode mode, BackwardWorkspace& ws) {
+                    const float* dlosses, GradMode mode, BackwardWorkspace& ws,
+                    const OutputGrads& extra) {
     FWSVD_CHECK(mode == GradMode::sum || !layout.has_shared(),
                 "per-example squared gradients of shared parameters need the sum over their uses "
                 "first: run the backward in sum mode one example at a time");
@@ -60,7 +62,8 @@ void model_backward(const ModelParams& g, const ModelParams& p, const ParamLayou
     const GradCtx tok{mode, &tok_spans};
     const GradCtx head{mode, &head_spans};
 
-    head_backward(g, dx, a, p, c, targets, dlosses, hs, head);
+    head_backward(g, dx, a, p, c, targets, dlosses, hs, head, extra.d_logits);
+    if (extra.d_hidden) kernels::accumulate(dx, extra.d_hidden, N * H);
     for (int64_t l = int64_t(a.layers.size()) - 1; l >= 0; --l) {
         layer_backward(g.layers[size_t(l)], &dx, &dx_in, a.layers[size_t(l)], p.layers[size_t(l)],
                        a.run, ls, tok);

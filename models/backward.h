@@ -26,11 +26,21 @@ struct BackwardWorkspace {
     std::vector<float> buf;
 };
 
+// Gradients of further loss terms on the model's outputs (distillation: training/distill.h),
+// added to what the targets' losses give. A null pointer adds nothing.
+struct OutputGrads {
+    const float* d_logits = nullptr;  // [B, C] into the logits
+    const float* d_hidden = nullptr;  // [N, H] into the final hidden states
+};
+
 // grads: pointers bound to a buffer laid out like params (ParamLayout::bind). A null pointer in
 // grads skips that parameter (e.g. Fisher of linear layers only). dlosses[b] weighs example b's
-// loss (acts.losses must come from model_loss with the same targets).
+// loss (acts.losses must come from model_loss with the same targets). extra: gradients of other
+// loss terms on the outputs, backpropagated with the targets' (in per_example_squares mode each
+// example's rows belong to that example's gradient).
 void model_backward(const ModelParams& grads, const ModelParams& params, const ParamLayout& layout,
                     const Batch& batch, const Activations& acts, const Targets& targets,
-                    const float* dlosses, GradMode mode, BackwardWorkspace& ws);
+                    const float* dlosses, GradMode mode, BackwardWorkspace& ws,
+                    const OutputGrads& extra = {});
 
 }  // namespace fwsvd

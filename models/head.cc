@@ -45,7 +45,7 @@ void head_forward(Activations& a, const ModelParams& p, const ModelConfig& c, ui
 
 void head_backward(const ModelParams& g, float* dx, const Activations& a, const ModelParams& p,
                    const ModelConfig& c, const Targets& targets, const float* dlosses,
-                   const HeadGradScratch& s, const GradCtx& head) {
+                   const HeadGradScratch& s, const GradCtx& head, const float* extra_dlogits) {
     const int64_t N = a.n, B = a.b, H = c.hidden_size, C = c.num_labels();
     zero_floats(s.d_logits, B * C);
     if (c.is_regression()) {
@@ -53,6 +53,7 @@ void head_backward(const ModelParams& g, float* dx, const Activations& a, const 
     } else {
         kernels::cross_entropy_backward(s.d_logits, dlosses, a.probs, targets.classes.data(), B, C);
     }
+    if (extra_dlogits) kernels::accumulate(s.d_logits, extra_dlogits, B * C);
     zero_floats(s.d_pooled_drop, B * H);
     linear_backward_any(s.d_pooled_drop, g.classifier, s.d_logits, a.pooled_drop, a.t_cls, s.dt,
                         p.classifier, B, head);

@@ -23,10 +23,12 @@ struct HeadGradScratch {
     float* dt;             // [B, max rank]
 };
 
-// From the losses' gradients dlosses [B] (a.losses from model_loss with these targets) to the
-// gradient of the final hidden states, accumulated into dx [N, H] (zeroed here first).
+// From the losses' gradients dlosses [B] (a.losses from model_loss with these targets), plus
+// extra_dlogits [B, C] when not null (other loss terms on the logits), to the gradient of the
+// final hidden states, accumulated into dx [N, H] (zeroed here first).
 void head_backward(const ModelParams& g, float* dx, const Activations& a, const ModelParams& p,
                    const ModelConfig& config, const Targets& targets, const float* dlosses,
-                   const HeadGradScratch& s, const GradCtx& ctx);
+                   const HeadGradScratch& s, const GradCtx& ctx,
+                   const float* extra_dlogits = nullptr);
 
 }  // namespace fwsvd

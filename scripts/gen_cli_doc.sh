@@ -49,6 +49,8 @@ build/tools/fwsvd inspect /tmp/sst2-fw32
 
 # Fine-tune: a compressed model for one epoch, or a pretrained-only BERT with a fresh head.
 build/tools/fwsvd finetune /tmp/sst2-fw32 --data ../shared/data/glue/SST-2/train.tsv --dev ../shared/data/glue/SST-2/dev.tsv --epochs 1 --out /tmp/sst2-fw32-ft
+# Distillation: the dense model teaches the compressed one (loss: kd-alpha * T^2 KL(teacher/T || student/T) + (1 - kd-alpha) * task loss).
+build/tools/fwsvd finetune /tmp/sst2-fw32 --teacher ../shared/models/bert-mini-sst2 --kd-alpha 0.5 --temperature 2 --data ../shared/data/glue/SST-2/train.tsv --dev ../shared/data/glue/SST-2/dev.tsv --epochs 1 --out /tmp/sst2-fw32-kd
 build/tools/fwsvd finetune ../shared/models/bert-mini-uncased --num-labels 2 --data ../shared/data/glue/SST-2/train.tsv --dev ../shared/data/glue/SST-2/dev.tsv --epochs 3 --out /tmp/sst2-mine
 
 # A randomly initialised BERT-base-shaped classifier, and its forward latency.

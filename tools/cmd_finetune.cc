@@ -19,6 +19,7 @@ struct FinetuneArgs {
     std::string train_file;
     std::string dev_file;
     std::string out;
+    std::string teacher_dir;  // empty: plain fine-tuning
     int64_t num_labels = 0;
     bool json = false;
     std::string metric;  // dev metric (empty: primary_metric's choice)
@@ -76,11 +77,15 @@ EncodedData read_on_every_rank(Comm& comm, const LoadedModel& m, const std::stri
 void finetune_command(FinetuneArgs& a) {
     set_num_threads(a.threads);
     Comm& comm = world_comm();
-    check_output_distinct(a.out, {a.model_dir, a.train_file, a.dev_file});
+    check_output_distinct(a.out, {a.model_dir, a.train_file, a.dev_file, a.teacher_dir});
     ModelLoadOptions lo;
     lo.require_classifier = false;
     LoadedModel m = load_model_and_tokenizer(a.model_dir, lo);
     TrainableModel tm = make_trainable(*m.model, a.num_labels, a.opt.seed);
+    if (!a.teacher_dir.empty()) {
+        a.opt.distill.teacher = Model::load(a.teacher_dir);
+        check_distill(a.opt.distill, tm.config);
+    }
     EncodedData train = read_on_every_rank(comm, m, a.train_file, a, tm.config);
     std::unique_ptr<EncodedData> dev;
     if (!a.dev_file.empty()) {
@@ -149,6 +154,12 @@ void finetune_command(FinetuneArgs& a) {
     j["warmup_ratio"] = a.opt.warmup_ratio;
     j["weight_decay"] = a.opt.weight_decay;
     j["seed"] = a.opt.seed;
+    if (a.opt.distill.teacher) {
+        j["teacher"] = a.teacher_dir;
+        j["kd_alpha"] = a.opt.distill.alpha;
+        j["temperature"] = a.opt.distill.temperature;
+        j["kd_hidden"] = a.opt.distill.hidden_weight;
+    }
     j["max_len"] = a.data.max_len;
     j["threads"] = num_threads();
     if (comm.distributed()) j["ranks"] = comm.size();
@@ -215,6 +226,28 @@ void setup_finetune(CLI::App* app) {
                     "needed for a pretrained-only checkpoint")
         ->check(CLI::Range(int64_t(1), int64_t(100000)));
     sub->add_option("--metric", a->metric, "Dev metric (default: the task's, as eval)");
+    CLI::Option* teacher =
+        sub->add_option("--teacher", a->teacher_dir,
+                        "Distil this model (say the dense task model) into MODEL_DIR: the loss "
+                        "is kd-alpha * KD + (1 - kd-alpha) * task loss (README.md, Distillation)");
+    sub->add_option("--kd-alpha", a->opt.distill.alpha,
+                    "Weight of the distillation term: T^2 KL(softmax(teacher/T) || "
+                    "softmax(student/T)), or the squared difference of the outputs for "
+                    "regression")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1.0))
+        ->needs(teacher);
+    sub->add_option("--temperature", a->opt.distill.temperature,
+                    "Distillation temperature T (softens both models' logits)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber)
+        ->needs(teacher);
+    sub->add_option("--kd-hidden", a->opt.distill.hidden_weight,
+                    "Weight of the mean squared difference of the final hidden states, student "
+                    "vs teacher (needs equal hidden sizes)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber)
+        ->needs(teacher);
     sub->add_flag("--json", a->json, "Print the training report as JSON");
     sub->add_option("--threads", a->threads, "Threads (default: all cores)")
         ->check(CLI::Range(0, 1024));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <numeric>
 #include <random>
 
@@ -95,6 +96,9 @@ std::vector<EpochReport> finetune(TrainableModel& tm, const EncodedData& train,
     if (o.max_steps > 0) total_steps = std::min(total_steps, o.max_steps);
     const int64_t warmup = int64_t(std::ceil(o.warmup_ratio * double(total_steps)));
 
+    std::unique_ptr<Distiller> distiller;
+    if (o.distill.teacher) distiller = std::make_unique<Distiller>(o.distill, tm.config);
+
     Activations acts;
     BackwardWorkspace ws;
     Batch batch;
@@ -138,9 +142,15 @@ std::vector<EpochReport> finetune(TrainableModel& tm, const EncodedData& train,
                 model_forward(params, layout, batch, acts, fo);
                 loss = model_loss(layout, acts, targets);
                 // The gradient of the mean loss over the whole batch, of which this is a part.
-                dloss.assign(hi - lo, 1.0f / float(end - begin));
+                const float scale = 1.0f / float(end - begin);
+                OutputGrads extra;
+                if (distiller) {
+                    loss = distiller->step(batch, acts, scale, dloss, extra);
+                } else {
+                    dloss.assign(hi - lo, scale);
+                }
                 model_backward(grads, params, layout, batch, acts, targets, dloss.data(),
-                               GradMode::sum, ws);
+                               GradMode::sum, ws, extra);
             }
             if (distributed) {
                 comm->allreduce_sum(grad.data<float>(), total_floats);

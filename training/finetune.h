@@ -14,6 +14,7 @@
 #include "models/model.h"
 #include "models/session.h"
 #include "runtime/dist.h"
+#include "training/distill.h"
 
 namespace fwsvd {
 
@@ -28,13 +29,14 @@ struct FinetuneOptions {
     double adam_beta2 = 0.999;
     double adam_eps = 1e-8;
     uint64_t seed = 0;
-    int64_t max_steps = 0;  // > 0: stop after this many optimizer steps
+    int64_t max_steps = 0;   // > 0: stop after this many optimizer steps
+    DistillOptions distill;  // with a teacher: distillation (training/distill.h)
 };
 
 struct EpochReport {
     int64_t epoch = 0;
     int64_t steps = 0;      // optimizer steps so far
-    double train_loss = 0;  // mean training loss over the epoch
+    double train_loss = 0;  // mean training loss over the epoch (with distillation: combined)
     double first_loss = 0;  // mean loss of the epoch's first 10 steps
     double last_loss = 0;   // mean loss of the epoch's last 10 steps
     double dev_value = 0;   // primary dev metric (with FinetuneCallbacks::evaluate_dev)

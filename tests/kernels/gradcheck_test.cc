@@ -333,6 +333,42 @@ TEST(KernelGrad, Mse) {
     check_grad("dpreds", preds, dpreds.added(), loss);
 }
 
+TEST(KernelGrad, Distillation) {
+    Rng rng(11);
+    for (int64_t c : {2, 3, 6}) {
+        for (double t : {1.0, 2.0, 0.5}) {
+            SCOPED_TRACE("classes=" + std::to_string(c) + " t=" + std::to_string(t));
+            const int64_t b = 4;
+            auto student = rng.vec(b * c, -3.0, 3.0);
+            const auto teacher = rng.vec(b * c, -3.0, 3.0);
+            const auto r = rng.vec(b);  // dlosses
+            std::vector<double> losses(b);
+            auto loss = [&] {
+                k::kd_forward_ref<double>(losses.data(), student.data(), teacher.data(), b, c, t);
+                return dot(losses, r);
+            };
+            loss();
+            for (double l : losses) EXPECT_GE(l, 0.0);  // a KL divergence
+            GradBuffer dstudent(student.size(), rng);
+            k::kd_backward_ref<double>(dstudent.data(), r.data(), student.data(), teacher.data(), b,
+                                       c, t);
+            check_grad("dstudent", student, dstudent.added(), loss);
+        }
+    }
+}
+
+TEST(KernelGrad, DistillationOfIdenticalLogitsIsZero) {
+    Rng rng(12);
+    const int64_t b = 3, c = 4;
+    const auto z = rng.vec<float>(b * c, -5.0, 5.0);
+    const std::vector<float> r(b, 1.0f);
+    std::vector<float> losses(b, -1.0f), d(b * c, 0.0f);
+    k::kd_forward(losses.data(), z.data(), z.data(), b, c, 2.0f);
+    k::kd_backward(d.data(), r.data(), z.data(), z.data(), b, c, 2.0f);
+    for (float l : losses) EXPECT_EQ(l, 0.0f);
+    for (float g : d) EXPECT_EQ(g, 0.0f);
+}
+
 // ---- dropout (float only; linear once the mask is fixed) ---------------------------------------
 
 TEST(KernelGrad, Dropout) {

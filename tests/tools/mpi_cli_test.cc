@@ -1,8 +1,8 @@
-// fwsvd stats / fisher / eval / finetune over two processes (mpirun -np 2) against one process,
-// on golden/tiny-cls (dropout off in its config) with generated pre-tokenized data, and the
-// faults: a rank that cannot read the data, sees another file, meets a bad row in its part, is
-// killed or runs out of memory stops the whole job with an error naming it, and no output is
-// left behind. Every mpirun runs under `timeout`: a hang fails the test instead of CI.
+// fwsvd stats / fisher / eval / finetune (plain and --teacher) over two processes (mpirun -np 2)
+// against one process, on golden/tiny-cls (dropout off in its config) with generated pre-tokenized
+// data, and the faults: a rank that cannot read the data, sees another file, meets a bad row in its
+// part, is killed or runs out of memory stops the whole job with an error naming it, and no output
+// is left behind. Every mpirun runs under `timeout`: a hang fails the test instead of CI.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -131,6 +131,9 @@ class Mpi : public ::testing::Test {
         }
     }
 
+    void finetune_matches_one_process(const std::vector<std::string>& extra,
+                                      const std::string& what);
+
     std::vector<std::string> fisher_args(const fs::path& out) const {
         return {"fisher",         model_.string(),
                 "--data",         train_.string(),
@@ -220,18 +223,22 @@ TEST_F(Mpi, EvalOverTwoRanksMatchesOneProcess) {
     EXPECT_LE(file_rel_diff(l2, l1), 1e-5);
 }
 
-TEST_F(Mpi, FinetuneOverTwoRanksMatchesOneProcess) {
+// Fine-tuning with `extra` options over 2 ranks against one process; `what` names it in the log.
+void Mpi::finetune_matches_one_process(const std::vector<std::string>& extra,
+                                       const std::string& what) {
     auto args = [&](const fs::path& out) {
-        return std::vector<std::string>{"finetune",  model_.string(),
-                                        "--data",    train_.string(),
-                                        "--dev",     dev_.string(),
-                                        "--epochs",  "2",
-                                        "--batch",   "8",
-                                        "--lr",      "1e-3",
-                                        "--seed",    "5",
-                                        "--max-len", "64",
-                                        "--json",    "--out",
-                                        out.string()};
+        auto a = std::vector<std::string>{"finetune",  model_.string(),
+                                          "--data",    train_.string(),
+                                          "--dev",     dev_.string(),
+                                          "--epochs",  "2",
+                                          "--batch",   "8",
+                                          "--lr",      "1e-3",
+                                          "--seed",    "5",
+                                          "--max-len", "64",
+                                          "--json",    "--out",
+                                          out.string()};
+        a.insert(a.end(), extra.begin(), extra.end());
+        return a;
     };
     const fs::path o1 = tmp_ / "ft1", o2 = tmp_ / "ft2";
     Job r1 = one(args(o1));
@@ -259,8 +266,8 @@ TEST_F(Mpi, FinetuneOverTwoRanksMatchesOneProcess) {
         EXPECT_LE(d, 2e-6) << t.name;
         worst = std::max(worst, d);
     }
-    std::printf("finetune, 2 ranks vs 1 process: weights %.3g (relative), key biases %.3g\n", worst,
-                worst_key_bias);
+    std::printf("%s, 2 ranks vs 1 process: weights %.3g (relative), key biases %.3g\n",
+                what.c_str(), worst, worst_key_bias);
     EXPECT_LE(worst_key_bias, 1e-3 * 18);  // lr x steps (2 epochs of 9)
     const auto j1 = nlohmann::json::parse(r1.out);
     const auto j2 = nlohmann::json::parse(r2.out);
@@ -271,6 +278,18 @@ TEST_F(Mpi, FinetuneOverTwoRanksMatchesOneProcess) {
                     j2["runs"][e]["train_loss"].get<double>(), 1e-4);
         EXPECT_EQ(j1["runs"][e]["dev_metrics"], j2["runs"][e]["dev_metrics"]);
     }
+}
+
+TEST_F(Mpi, FinetuneOverTwoRanksMatchesOneProcess) {
+    finetune_matches_one_process({}, "finetune");
+}
+
+// Distillation: each rank runs the teacher on its part of the batch; the distillation
+// gradients are summed over the ranks with the task's.
+TEST_F(Mpi, DistillationOverTwoRanksMatchesOneProcess) {
+    finetune_matches_one_process({"--teacher", model_.string(), "--kd-alpha", "0.6",
+                                  "--temperature", "2", "--kd-hidden", "0.5"},
+                                 "finetune --teacher");
 }
 
 TEST_F(Mpi, OtherCommandsRefuseSeveralRanks) {
