@@ -461,8 +461,8 @@ def write_markdown(args, results, command, path):
     out.append(f"![metric against encoder linear weights kept]({os.path.basename(args.svg)})\n")
     # The analysis is prose written by a person after reading the tables above; it lives in its
     # own file so that regenerating the tables never rewrites it.
-    reading = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_table_reading.md")
-    if os.path.exists(reading):
+    reading = args.reading
+    if reading and os.path.exists(reading):
         out.append("## Reading\n")
         with open(reading) as f:
             out.append(f.read().rstrip() + "\n")
@@ -574,6 +574,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(root, "docs", "RESULTS.md"))
     ap.add_argument("--svg", default=os.path.join(root, "docs", "results.svg"))
     ap.add_argument("--fresh", action="store_true", help="delete cached results first")
+    ap.add_argument("--reading", default=os.path.join(here, "paper_table_reading.md"),
+                    help="prose appended as the Reading section ('' for none)")
     args = ap.parse_args()
     args.methods = args.methods.split(",")
     args.budgets = [float(b) for b in args.budgets.split(",")]
