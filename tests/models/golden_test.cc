@@ -94,7 +94,7 @@ Tensor run_backward(const Golden& g, GradMode mode) {
 // float64 round-off (key biases) must be zero up to float32 round-off of the largest value.
 void expect_all_close(const Golden& g, const float* flat, const std::string& prefix,
                       float scale_by = 1.0f) {
-    double scale = 0;
+    double scale = 0, worst = 0;
     for (const auto& e : g.model->layout().entries()) {
         scale = std::max(scale, max_abs(g.expected->read_f32(prefix + e.name)));
     }
@@ -108,9 +108,13 @@ void expect_all_close(const Golden& g, const float* flat, const std::string& pre
             EXPECT_LT(m, 1e-6 * scale) << prefix << e.name << " should be zero";
             continue;
         }
-        EXPECT_LT(max_rel_diff(ours.data(), ref.data<float>(), ours.size()), kTol)
-            << prefix << e.name;
+        const double d = max_rel_diff(ours.data(), ref.data<float>(), ours.size());
+        EXPECT_LT(d, kTol) << prefix << e.name;
+        worst = std::max(worst, d);
     }
+    std::printf("%s: max relative difference of every '%s' tensor to transformers %.3g\n",
+                ::testing::UnitTest::GetInstance()->current_test_info()->value_param(),
+                prefix.c_str(), worst);
 }
 
 TEST_P(GoldenFamily, EveryParameterGradientMatchesTransformers) {
