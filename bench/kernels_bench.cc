@@ -247,7 +247,7 @@ BENCHMARK(BM_Int8GemmParts)
 
 // A factored layer's two packed GEMMs, x [m, in] -> [m, r] -> [m, out], over every rank in steps
 // of 4: where the time steps up as r grows is the rank multiple greedy and latency-budget rank
-// allocation round to (compress --rank-multiple; bench/RESULTS.md, "Rank multiples").
+// allocation round to (compress --rank-multiple; docs/COMPRESSION.md).
 void BM_FactoredRank(benchmark::State& st) {
     const int64_t m = st.range(0), in = st.range(1), out = st.range(2), r = st.range(3);
     const int threads = int(st.range(4));
