@@ -27,9 +27,11 @@ Steps:
     ids (lengths 128, 77, 9: [CLS] or <s>, random non-special tokens, [SEP] or </s>); max |logit difference| must stay <= --tol (1e-3 absolute).
  4. Timing, interleaved: for each round, for each model and thread count, fwsvd bench, PyTorch and
     ORT one after the other (--seconds each, after 10 warm-up forwards), each in a fresh process.
-    Before each round it waits (up to --wait-max seconds) for the 1-minute load average to fall
-    below --max-load and prints the load at every measurement. The table gives the medians over
-    the rounds of each run's median latency, and the ratios fwsvd/ORT and fwsvd/PyTorch.
+    Before each round (with --wait-each: before each model and thread count) it waits (up to
+    --wait-max seconds) for the 1-minute load average to fall below --max-load (and, with
+    --max-busy, the CPUs' busy share over 2 s below that) and prints the load at every
+    measurement. The table gives the medians over the rounds of each run's median latency, and
+    the ratios fwsvd/ORT and fwsvd/PyTorch.
     fwsvd runs the last layer past its Q/K/V for the [CLS] rows only (the logits read nothing
     else of it); PyTorch and ORT run the model's graph as Hugging Face's BERT does. For the same
     work on both sides, ORT also runs a second export with that pruning (torch_bert.py
@@ -304,16 +306,33 @@ def special_ids(model_dir, vocab_size):
     return cls, sep, 999 if vocab_size > 2000 else max(specials) + 1
 
 
+def busy_fraction(seconds=2.0):
+    """Share of all CPUs' time spent busy over the next `seconds` (from /proc/stat): unlike the
+    1-minute load average it does not lag behind a job that just started or ended."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]  # total, idle + iowait
+    t0, i0 = sample()
+    time.sleep(seconds)
+    t1, i1 = sample()
+    return 1.0 - (i1 - i0) / max(t1 - t0, 1)
+
+
 def wait_for_quiet(a):
+    """Waits (up to --wait-max s) for load1 < --max-load and, with --max-busy, for the CPUs'
+    busy share over 2 s below it; returns the load."""
     if a.max_load <= 0:
         return load1()
+    def quiet():
+        return load1() < a.max_load and (a.max_busy <= 0 or busy_fraction() < a.max_busy)
     start = time.time()
-    while load1() >= a.max_load and time.time() - start < a.wait_max:
+    while not quiet() and time.time() - start < a.wait_max:
         time.sleep(15)
     l = load1()
-    if l >= a.max_load:
-        print(f"  warning: load {l:.2f} still >= {a.max_load} after {a.wait_max:.0f} s; measuring anyway",
-              flush=True)
+    if not quiet():
+        print(f"  warning: load {l:.2f} (limit {a.max_load}) or CPU busy share (limit "
+              f"{a.max_busy}) still high after {a.wait_max:.0f} s; measuring anyway", flush=True)
     return l
 
 
@@ -352,6 +371,10 @@ def main():
                          "(default: the system's libblas.so.3 alternative)")
     ap.add_argument("--max-load", type=float, default=1.0)
     ap.add_argument("--wait-max", type=float, default=1800)
+    ap.add_argument("--max-busy", type=float, default=0.0,
+                    help="also wait until the CPUs' busy share over 2 s is below this (0: off)")
+    ap.add_argument("--wait-each", action="store_true",
+                    help="wait for quiet before each model and thread count, not only each round")
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("--explore", action="store_true",
                     help="time PyTorch settings (jit modes, OMP_WAIT_POLICY, OpenBLAS build, "
@@ -448,6 +471,8 @@ def main():
         l = wait_for_quiet(a)
         for m in models:
             for t in threads:
+                if a.wait_each:
+                    wait_for_quiet(a)
                 l0 = load1()
                 f = peers.time_fwsvd(m, t)
                 p = peers.time_torch(m, t)
