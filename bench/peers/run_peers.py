@@ -331,8 +331,11 @@ def wait_for_quiet(a):
         time.sleep(15)
     l = load1()
     if not quiet():
-        print(f"  warning: load {l:.2f} (limit {a.max_load}) or CPU busy share (limit "
-              f"{a.max_busy}) still high after {a.wait_max:.0f} s; measuring anyway", flush=True)
+        msg = (f"load {l:.2f} (limit {a.max_load}) or CPU busy share (limit {a.max_busy}) still "
+               f"high after {a.wait_max:.0f} s")
+        if a.strict_quiet:
+            raise SystemExit(f"{msg}: not measuring (--strict-quiet)")
+        print(f"  warning: {msg}; measuring anyway", flush=True)
     return l
 
 
@@ -373,6 +376,9 @@ def main():
     ap.add_argument("--wait-max", type=float, default=1800)
     ap.add_argument("--max-busy", type=float, default=0.0,
                     help="also wait until the CPUs' busy share over 2 s is below this (0: off)")
+    ap.add_argument("--strict-quiet", action="store_true",
+                    help="stop with an error instead of measuring when the machine stays busy "
+                         "past --wait-max")
     ap.add_argument("--wait-each", action="store_true",
                     help="wait for quiet before each model and thread count, not only each round")
     ap.add_argument("--skip-timing", action="store_true")
