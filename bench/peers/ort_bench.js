@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// ONNX Runtime (onnxruntime-node, CPU execution provider) on a BERT classifier exported by
+// ONNX Runtime (onnxruntime-node, CPU execution provider) on a classifier exported by
 // torch_bert.py --export-onnx (inputs input_ids, token_type_ids int64 [batch, seq]; output
-// logits).
+// logits). A graph without token_type_ids (DistilBERT's export: the model never reads it) is fed
+// only the inputs it declares.
 //
 //   node ort_bench.js MODEL.onnx --input ids.jsonl              # logits per line, as JSON lines
 //   node ort_bench.js MODEL.onnx --bench --seq 128 --batch 1 --threads 2 --seconds 3 --json
@@ -38,7 +39,7 @@ function parseArgs(argv) {
     return a;
 }
 
-function feeds(rowsIds, rowsTypes, batch, seq) {
+function feeds(rowsIds, rowsTypes, batch, seq, inputNames) {
     const ids = new BigInt64Array(batch * seq);
     const types = new BigInt64Array(batch * seq);
     for (let b = 0; b < batch; ++b) {
@@ -47,10 +48,16 @@ function feeds(rowsIds, rowsTypes, batch, seq) {
             types[b * seq + t] = BigInt(rowsTypes[b][t]);
         }
     }
-    return {
+    const all = {
         input_ids: new ort.Tensor('int64', ids, [batch, seq]),
         token_type_ids: new ort.Tensor('int64', types, [batch, seq]),
     };
+    const f = {};
+    for (const name of inputNames) {
+        if (!(name in all)) throw new Error(`unexpected model input ${name}`);
+        f[name] = all[name];
+    }
+    return f;
 }
 
 // Random ids in [0, vocab) from a fixed-seed LCG (the values do not change the work).
@@ -88,13 +95,13 @@ async function main() {
             const j = JSON.parse(line);
             const ids = j.input_ids;
             const types = j.token_type_ids || new Array(ids.length).fill(0);
-            const out = await session.run(feeds([ids], [types], 1, ids.length));
+            const out = await session.run(feeds([ids], [types], 1, ids.length, session.inputNames));
             console.log(JSON.stringify({logits: Array.from(out.logits.data)}));
         }
     }
     if (a.bench) {
         const [rows, types] = randomRows(a.batch, a.seq, a.vocab);
-        const f = feeds(rows, types, a.batch, a.seq);
+        const f = feeds(rows, types, a.batch, a.seq, session.inputNames);
         for (let i = 0; i < a.warmup; ++i) await session.run(f);
         const ms = [];
         const start = process.hrtime.bigint();

@@ -12,18 +12,26 @@ Steps:
     is missing). onnxruntime-node: installed once with `npm install --ignore-scripts` into
     --cache (default ~/.cache/fwsvd-peers; its post-install download is not needed, the CPU
     library linux/x64/libonnxruntime.so.1 ships inside the package).
- 2. Models (cached in --cache, never in the repository): a BERT-base-shaped random classifier
-    (`fwsvd init --preset base --vocab ../shared/data/vocab/bert-base-uncased-vocab.txt`), its
-    rank-64 factored version (`fwsvd compress --method svd --rank 64`), and, when present,
-    ../shared/models/bert-mini-sst2 and its rank-64 version. Each is exported to ONNX by
-    torch_bert.py (torch.onnx.export, opset 14, dynamic batch and sequence axes).
+ 2. Models (cached in --cache, never in the repository; --models picks them): a BERT-base-shaped
+    random classifier (base: `fwsvd init --preset base --vocab
+    ../shared/data/vocab/bert-base-uncased-vocab.txt`), its rank-64 factored version (base-r64:
+    `fwsvd compress --method svd --rank 64`), when present ../shared/models/bert-mini-sst2 and
+    its rank-64 version (mini, mini-r64), and, on request, the other families at that shape
+    (issue 16): distilbert-base (`fwsvd init --family distilbert --preset base --vocab ...`, 12
+    layers as the preset gives), distilbert-base-6l (the same with --layers 6, DistilBERT-base's
+    depth) and roberta-base (`fwsvd init --family roberta --preset base --tokenizer
+    tests/golden/roberta`: that golden's small BPE, so a 360-token embedding table; the encoder
+    is RoBERTa-base's). Each is exported to ONNX by torch_bert.py (torch.onnx.export, opset 14,
+    dynamic batch and sequence axes), which follows config.json's model_type.
  3. Agreement: `fwsvd run --input ids.jsonl`, torch_bert.py and ort_bench.js on the same input
-    ids (lengths 128, 77, 9); max |logit difference| must stay <= --tol (1e-3 absolute).
+    ids (lengths 128, 77, 9: [CLS] or <s>, random non-special tokens, [SEP] or </s>); max |logit difference| must stay <= --tol (1e-3 absolute).
  4. Timing, interleaved: for each round, for each model and thread count, fwsvd bench, PyTorch and
     ORT one after the other (--seconds each, after 10 warm-up forwards), each in a fresh process.
-    Before each round it waits (up to --wait-max seconds) for the 1-minute load average to fall
-    below --max-load and prints the load at every measurement. The table gives the medians over
-    the rounds of each run's median latency, and the ratios fwsvd/ORT and fwsvd/PyTorch.
+    Before each round (with --wait-each: before each model and thread count) it waits (up to
+    --wait-max seconds) for the 1-minute load average to fall below --max-load (and, with
+    --max-busy, the CPUs' busy share over 2 s below that) and prints the load at every
+    measurement. The table gives the medians over the rounds of each run's median latency, and
+    the ratios fwsvd/ORT and fwsvd/PyTorch.
     fwsvd runs the last layer past its Q/K/V for the [CLS] rows only (the logits read nothing
     else of it); PyTorch and ORT run the model's graph as Hugging Face's BERT does. For the same
     work on both sides, ORT also runs a second export with that pruning (torch_bert.py
@@ -162,6 +170,23 @@ class Peers:
                 print("fwsvd compress --method svd --rank 64 (BERT-base) ...", flush=True)
                 sh([a.fwsvd, "compress", base, "--method", "svd", "--rank", "64", "--out", r64])
             models.append(("bert-base (random) rank 64", "base-r64", r64))
+        # The other families at BERT-base's shape (issue 16): `fwsvd init --family F --preset
+        # base`; distilbert-base-6l is DistilBERT-base's own depth (6 layers).
+        for key, family, extra, label in (
+                ("distilbert-base", "distilbert", [], "distilbert-base (random, 12 layers) dense"),
+                ("distilbert-base-6l", "distilbert", ["--layers", "6"],
+                 "distilbert-base (random, 6 layers) dense"),
+                ("roberta-base", "roberta", [], "roberta-base (random) dense")):
+            if key not in a.models:
+                continue
+            d = os.path.join(c, key + "-random")
+            if not os.path.exists(os.path.join(d, "model.safetensors")):
+                tok = (["--vocab", a.vocab] if family == "distilbert"
+                       else ["--tokenizer", a.roberta_tokenizer])
+                print(f"fwsvd init --family {family} --preset base {' '.join(extra)} ...", flush=True)
+                sh([a.fwsvd, "init", "--family", family, "--preset", "base", "--num-labels", "2",
+                    "--seed", "0", "--out", d] + tok + extra)
+            models.append((label, key, d))
         mini = os.path.join(SHARED, "models", "bert-mini-sst2")
         if os.path.exists(os.path.join(mini, "model.safetensors")):
             if "mini" in a.models:
@@ -198,12 +223,10 @@ class Peers:
         import random
         rng = random.Random(7)
         ids_path = os.path.join(self.a.cache, f"agree_{m['key']}.jsonl")
-        with open(os.path.join(m["dir"], "vocab.txt"), encoding="utf-8") as f:
-            vocab = f.read().splitlines()
-        cls, sep = vocab.index("[CLS]"), vocab.index("[SEP]")
+        cls, sep, lo = special_ids(m["dir"], m["vocab"])
         with open(ids_path, "w") as f:
             for n in (128, 77, 9):
-                ids = [cls] + [rng.randrange(999, m["vocab"]) for _ in range(n - 2)] + [sep]
+                ids = [cls] + [rng.randrange(lo, m["vocab"]) for _ in range(n - 2)] + [sep]
                 f.write(json.dumps({"input_ids": ids}) + "\n")
         def logits(p):
             return [json.loads(l)["logits"] for l in p.stdout.splitlines() if l.strip()]
@@ -264,16 +287,55 @@ class Peers:
         return last_json(p)["median_ms"]
 
 
+def special_ids(model_dir, vocab_size):
+    """[CLS]/<s> id, [SEP]/</s> id, and the lowest id for random text tokens (past the specials,
+    so that no text token is RoBERTa's padding id, which would move the position ids)."""
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    if os.path.exists(os.path.join(model_dir, "vocab.txt")):  # WordPiece (BERT, DistilBERT)
+        with open(os.path.join(model_dir, "vocab.txt"), encoding="utf-8") as f:
+            vocab = f.read().splitlines()
+        cls, sep = vocab.index("[CLS]"), vocab.index("[SEP]")
+        specials = [cls, sep]
+    else:  # byte-level BPE (RoBERTa): <s> A </s>
+        cls, sep = cfg.get("bos_token_id", 0), cfg.get("eos_token_id", 2)
+        with open(os.path.join(model_dir, "vocab.json"), encoding="utf-8") as f:
+            v = json.load(f)
+        specials = [cls, sep, cfg.get("pad_token_id", 1)] + [
+            v[t] for t in ("<s>", "</s>", "<pad>", "<unk>", "<mask>") if t in v]
+    return cls, sep, 999 if vocab_size > 2000 else max(specials) + 1
+
+
+def busy_fraction(seconds=2.0):
+    """Share of all CPUs' time spent busy over the next `seconds` (from /proc/stat): unlike the
+    1-minute load average it does not lag behind a job that just started or ended."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]  # total, idle + iowait
+    t0, i0 = sample()
+    time.sleep(seconds)
+    t1, i1 = sample()
+    return 1.0 - (i1 - i0) / max(t1 - t0, 1)
+
+
 def wait_for_quiet(a):
+    """Waits (up to --wait-max s) for load1 < --max-load and, with --max-busy, for the CPUs'
+    busy share over 2 s below it; returns the load."""
     if a.max_load <= 0:
         return load1()
+    def quiet():
+        return load1() < a.max_load and (a.max_busy <= 0 or busy_fraction() < a.max_busy)
     start = time.time()
-    while load1() >= a.max_load and time.time() - start < a.wait_max:
+    while not quiet() and time.time() - start < a.wait_max:
         time.sleep(15)
     l = load1()
-    if l >= a.max_load:
-        print(f"  warning: load {l:.2f} still >= {a.max_load} after {a.wait_max:.0f} s; measuring anyway",
-              flush=True)
+    if not quiet():
+        msg = (f"load {l:.2f} (limit {a.max_load}) or CPU busy share (limit {a.max_busy}) still "
+               f"high after {a.wait_max:.0f} s")
+        if a.strict_quiet:
+            raise SystemExit(f"{msg}: not measuring (--strict-quiet)")
+        print(f"  warning: {msg}; measuring anyway", flush=True)
     return l
 
 
@@ -282,7 +344,13 @@ def main():
     ap.add_argument("--fwsvd", default=os.path.join(REPO, "build", "tools", "fwsvd"))
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/fwsvd-peers"))
     ap.add_argument("--vocab", default=os.path.join(SHARED, "data", "vocab", "bert-base-uncased-vocab.txt"))
-    ap.add_argument("--models", default="base,base-r64,mini,mini-r64")
+    ap.add_argument("--models", default="base,base-r64,mini,mini-r64",
+                    help="comma-separated: base (alias bert-base), base-r64, mini, mini-r64, "
+                         "distilbert-base, distilbert-base-6l, roberta-base")
+    ap.add_argument("--roberta-tokenizer", default=os.path.join(REPO, "tests", "golden", "roberta"),
+                    help="tokenizer folder for roberta-base's `fwsvd init --tokenizer` (its vocabulary "
+                         "size becomes the model's: the golden's small BPE, which changes only the "
+                         "embedding table's size)")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--batch", type=int, default=1)
@@ -306,13 +374,20 @@ def main():
                          "(default: the system's libblas.so.3 alternative)")
     ap.add_argument("--max-load", type=float, default=1.0)
     ap.add_argument("--wait-max", type=float, default=1800)
+    ap.add_argument("--max-busy", type=float, default=0.0,
+                    help="also wait until the CPUs' busy share over 2 s is below this (0: off)")
+    ap.add_argument("--strict-quiet", action="store_true",
+                    help="stop with an error instead of measuring when the machine stays busy "
+                         "past --wait-max")
+    ap.add_argument("--wait-each", action="store_true",
+                    help="wait for quiet before each model and thread count, not only each round")
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("--explore", action="store_true",
                     help="time PyTorch settings (jit modes, OMP_WAIT_POLICY, OpenBLAS build, "
                          "OPENBLAS_CORETYPE) interleaved instead")
     a = ap.parse_args()
     a.fwsvd = os.path.abspath(a.fwsvd)
-    a.models = a.models.split(",")
+    a.models = ["base" if k == "bert-base" else k for k in a.models.split(",")]
     if a.bf16 == "auto":
         with open("/proc/cpuinfo") as f:
             a.bf16 = " avx512_bf16" in f.read()
@@ -402,6 +477,8 @@ def main():
         l = wait_for_quiet(a)
         for m in models:
             for t in threads:
+                if a.wait_each:
+                    wait_for_quiet(a)
                 l0 = load1()
                 f = peers.time_fwsvd(m, t)
                 p = peers.time_torch(m, t)

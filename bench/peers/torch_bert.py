@@ -1,11 +1,23 @@
 #!/usr/bin/python3
-"""A plain-PyTorch BertForSequenceClassification (no transformers) over fwsvd/HF checkpoints.
+"""A plain-PyTorch sequence classifier (no transformers) over fwsvd/HF checkpoints of the BERT,
+DistilBERT, RoBERTa and XLM-RoBERTa families (config.json's model_type picks the family).
 
 It follows transformers' BERT (modeling_bert.py, eager attention) operation by operation:
 embeddings (word + position + token type) -> LayerNorm; per layer Q/K/V linears, scores
 q kᵀ / sqrt(d), softmax, context, attention output linear + residual + LayerNorm, intermediate
 linear + erf GELU, output linear + residual + LayerNorm; pooler tanh(dense(h[:, 0])); classifier.
-LayerNorm eps comes from config.json. Factored layers of fwsvd checkpoints ({p}.weight_a [r, in],
+LayerNorm eps comes from config.json. The other families run the same layer under their own
+tensor names (the tables of models/families/*.cc) and differ only where transformers does:
+  distilbert (DistilBertForSequenceClassification): distilbert.embeddings.{word,position}_embeddings
+    (no token types; the token_type_ids input is ignored), transformer.layer.N.attention.
+    {q,k,v,out}_lin, sa_layer_norm, ffn.lin1/lin2, output_layer_norm; config keys dim, n_heads,
+    n_layers, hidden_dim, activation; LayerNorm eps fixed at 1e-12; head
+    classifier(relu(pre_classifier(h[:, 0]))).
+  roberta, xlm-roberta (RobertaForSequenceClassification, XLMRobertaForSequenceClassification):
+    BERT's names under roberta.*; position ids = padding_idx + cumsum(ids != padding_idx) on
+    non-pad tokens and padding_idx on pad tokens (padding_idx = pad_token_id; unpadded input
+    counts from pad_token_id + 1); head classifier.out_proj(tanh(classifier.dense(h[:, 0]))), no
+    pooler. Factored layers of fwsvd checkpoints ({p}.weight_a [r, in],
 {p}.weight_b [out, r], {p}.bias) become two nn.Linear: A without bias, then B with the bias.
 An attention mask is optional (only needed for right-padded batches; single or equal-length
 unpadded sequences need none).
@@ -68,20 +80,50 @@ def make_layernorm(sd, prefix, eps):
     return ln
 
 
+# Each family's encoder-layer tensor names ({i}: layer index), as in models/families/*.cc.
+_BERT_LAYER = {
+    "query": "{b}encoder.layer.{i}.attention.self.query",
+    "key": "{b}encoder.layer.{i}.attention.self.key",
+    "value": "{b}encoder.layer.{i}.attention.self.value",
+    "attn_out": "{b}encoder.layer.{i}.attention.output.dense",
+    "attn_ln": "{b}encoder.layer.{i}.attention.output.LayerNorm",
+    "inter": "{b}encoder.layer.{i}.intermediate.dense",
+    "out": "{b}encoder.layer.{i}.output.dense",
+    "out_ln": "{b}encoder.layer.{i}.output.LayerNorm",
+}
+_DISTILBERT_LAYER = {
+    "query": "distilbert.transformer.layer.{i}.attention.q_lin",
+    "key": "distilbert.transformer.layer.{i}.attention.k_lin",
+    "value": "distilbert.transformer.layer.{i}.attention.v_lin",
+    "attn_out": "distilbert.transformer.layer.{i}.attention.out_lin",
+    "attn_ln": "distilbert.transformer.layer.{i}.sa_layer_norm",
+    "inter": "distilbert.transformer.layer.{i}.ffn.lin1",
+    "out": "distilbert.transformer.layer.{i}.ffn.lin2",
+    "out_ln": "distilbert.transformer.layer.{i}.output_layer_norm",
+}
+
+
+def layer_names(family, i):
+    if family == "distilbert":
+        return {k: v.format(i=i) for k, v in _DISTILBERT_LAYER.items()}
+    base = "bert." if family == "bert" else "roberta."
+    return {k: v.format(b=base, i=i) for k, v in _BERT_LAYER.items()}
+
+
 class Layer(nn.Module):
-    def __init__(self, sd, p, cfg):
+    def __init__(self, sd, names, cfg):
         super().__init__()
         eps = cfg["layer_norm_eps"]
         self.heads = cfg["num_attention_heads"]
         self.head_dim = cfg["hidden_size"] // self.heads
-        self.query = make_linear(sd, p + "attention.self.query")
-        self.key = make_linear(sd, p + "attention.self.key")
-        self.value = make_linear(sd, p + "attention.self.value")
-        self.attn_out = make_linear(sd, p + "attention.output.dense")
-        self.attn_ln = make_layernorm(sd, p + "attention.output.LayerNorm", eps)
-        self.inter = make_linear(sd, p + "intermediate.dense")
-        self.out = make_linear(sd, p + "output.dense")
-        self.out_ln = make_layernorm(sd, p + "output.LayerNorm", eps)
+        self.query = make_linear(sd, names["query"])
+        self.key = make_linear(sd, names["key"])
+        self.value = make_linear(sd, names["value"])
+        self.attn_out = make_linear(sd, names["attn_out"])
+        self.attn_ln = make_layernorm(sd, names["attn_ln"], eps)
+        self.inter = make_linear(sd, names["inter"])
+        self.out = make_linear(sd, names["out"])
+        self.out_ln = make_layernorm(sd, names["out_ln"], eps)
 
     def split(self, x):  # [B, T, H] -> [B, heads, T, d]
         b, t, _ = x.shape
@@ -101,31 +143,76 @@ class Layer(nn.Module):
         return self.out_ln(self.out(F.gelu(self.inter(h))) + h)
 
 
+FAMILIES = ("bert", "distilbert", "roberta", "xlm-roberta")
+
+
+def normalize_config(cfg):
+    """The family and BERT's config keys for any supported model_type."""
+    family = cfg.get("model_type", "bert")
+    if family not in FAMILIES:
+        raise SystemExit(f"model_type {family!r} is not supported (supported: {', '.join(FAMILIES)})")
+    c = dict(cfg)
+    c["family"] = family
+    if family == "distilbert":  # DistilBertConfig's keys; its LayerNorm eps is fixed
+        c.update({"hidden_size": cfg.get("dim", 768), "num_attention_heads": cfg.get("n_heads", 12),
+                  "num_hidden_layers": cfg.get("n_layers", 6),
+                  "intermediate_size": cfg.get("hidden_dim", 3072),
+                  "hidden_act": cfg.get("activation", "gelu"), "layer_norm_eps": 1e-12})
+        assert not cfg.get("sinusoidal_pos_embds", False), "only learned positions are implemented"
+    else:
+        c.setdefault("layer_norm_eps", 1e-12)
+    return c
+
+
 class BertClassifier(nn.Module):
+    """BertForSequenceClassification, or another family's classifier (see the module docstring)."""
+
     def __init__(self, sd, cfg):
         super().__init__()
         assert cfg.get("hidden_act", "gelu") == "gelu", "only erf GELU is implemented"
         assert cfg.get("position_embedding_type", "absolute") == "absolute"
-        self.word = nn.Embedding.from_pretrained(torch.from_numpy(sd["bert.embeddings.word_embeddings.weight"]))
-        self.pos = nn.Embedding.from_pretrained(torch.from_numpy(sd["bert.embeddings.position_embeddings.weight"]))
-        self.token_type = nn.Embedding.from_pretrained(torch.from_numpy(sd["bert.embeddings.token_type_embeddings.weight"]))
-        self.emb_ln = make_layernorm(sd, "bert.embeddings.LayerNorm", cfg["layer_norm_eps"])
+        self.family = cfg["family"]
+        emb = {"bert": "bert.embeddings.", "distilbert": "distilbert.embeddings."}.get(
+            self.family, "roberta.embeddings.")
+        self.word = nn.Embedding.from_pretrained(torch.from_numpy(sd[emb + "word_embeddings.weight"]))
+        self.pos = nn.Embedding.from_pretrained(torch.from_numpy(sd[emb + "position_embeddings.weight"]))
+        self.token_type = (None if self.family == "distilbert" else nn.Embedding.from_pretrained(
+            torch.from_numpy(sd[emb + "token_type_embeddings.weight"])))
+        self.emb_ln = make_layernorm(sd, emb + "LayerNorm", cfg["layer_norm_eps"])
+        self.padding_idx = cfg.get("pad_token_id", 1)
         self.layers = nn.ModuleList(
-            Layer(sd, f"bert.encoder.layer.{i}.", cfg) for i in range(cfg["num_hidden_layers"]))
-        self.pooler = make_linear(sd, "bert.pooler.dense")
-        self.classifier = make_linear(sd, "classifier")
+            Layer(sd, layer_names(self.family, i), cfg) for i in range(cfg["num_hidden_layers"]))
+        # head: dense (pooler / pre_classifier / classifier.dense) -> activation -> classifier
+        if self.family == "bert":
+            self.pooler, self.classifier = make_linear(sd, "bert.pooler.dense"), make_linear(sd, "classifier")
+        elif self.family == "distilbert":
+            self.pooler, self.classifier = make_linear(sd, "pre_classifier"), make_linear(sd, "classifier")
+        else:
+            self.pooler = make_linear(sd, "classifier.dense")
+            self.classifier = make_linear(sd, "classifier.out_proj")
         self.cls_last_layer = False
 
-    def forward(self, input_ids, token_type_ids, attention_mask=None):
+    def position_ids(self, input_ids):
+        if self.family in ("roberta", "xlm-roberta"):
+            # transformers' create_position_ids_from_input_ids
+            mask = input_ids.ne(self.padding_idx).long()
+            return torch.cumsum(mask, dim=1) * mask + self.padding_idx
         t = input_ids.shape[1]
-        pos = torch.arange(t, dtype=torch.long, device=input_ids.device).unsqueeze(0)
-        x = self.emb_ln(self.word(input_ids) + self.token_type(token_type_ids) + self.pos(pos))
+        return torch.arange(t, dtype=torch.long, device=input_ids.device).unsqueeze(0)
+
+    def forward(self, input_ids, token_type_ids, attention_mask=None):
+        x = self.word(input_ids) + self.pos(self.position_ids(input_ids))
+        if self.token_type is not None:
+            x = x + self.token_type(token_type_ids)
+        x = self.emb_ln(x)
         mask_add = None
         if attention_mask is not None:  # HF: (1 - mask) * finfo.min, broadcast over heads/rows
             mask_add = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
         for i, layer in enumerate(self.layers):
             x = layer(x, mask_add, self.cls_last_layer and i + 1 == len(self.layers))
-        return self.classifier(torch.tanh(self.pooler(x[:, 0])))
+        h = self.pooler(x[:, 0])
+        h = torch.relu(h) if self.family == "distilbert" else torch.tanh(h)
+        return self.classifier(h)
 
 
 def quantize_int8(model, engine=None):
@@ -139,11 +226,11 @@ def quantize_int8(model, engine=None):
     return q, n
 
 
-def load_model(model_dir):
+def load_model(model_dir, dtype=np.float32):
     with open(os.path.join(model_dir, "config.json")) as f:
-        cfg = json.load(f)
+        cfg = normalize_config(json.load(f))
     sd, _ = safetensors_np.load(os.path.join(model_dir, "model.safetensors"))
-    sd = {k: v.astype(np.float32) if v.dtype != np.float32 else v for k, v in sd.items()}
+    sd = {k: v.astype(dtype) if v.dtype != dtype else v for k, v in sd.items()}
     return BertClassifier(sd, cfg).eval(), cfg
 
 
