@@ -123,8 +123,9 @@ void finetune_command(FinetuneArgs& a) {
         }
     };
     if (dev) {
-        const std::string metric = primary_metric(tm.config, *dev, a.metric);
-        cb.evaluate_dev = [&](Session& session) {
+        // By value: the callback runs after this block has ended.
+        cb.evaluate_dev = [&,
+                           metric = primary_metric(tm.config, *dev, a.metric)](Session& session) {
             if (!comm.distributed()) {
                 std::vector<float> logits = predict_logits(session, *dev, 64, nullptr);
                 EvalResult r = evaluate(tm.config, *dev, logits.data(), metric);
