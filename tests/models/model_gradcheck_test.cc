@@ -63,6 +63,22 @@ void check_directional_derivative(const Golden& g, const ParamLayout& layout, Te
         << "analytic " << analytic << " numeric " << numeric;
 }
 
+// Copies the golden's tensors where the layout has them, random normal(0, sd) values elsewhere.
+Tensor fill_from(const Golden& g, const ParamLayout& layout, float sd, uint64_t seed) {
+    Tensor flat = Tensor::zeros({layout.total_floats()});
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> nd(0.0f, sd);
+    for (const auto& e : layout.entries()) {
+        float* dst = flat.data<float>() + e.offset;
+        if (const float* src = g.model->find_data(e.name)) {
+            std::copy(src, src + e.numel, dst);
+        } else {
+            for (int64_t i = 0; i < e.numel; ++i) dst[i] = nd(rng);
+        }
+    }
+    return flat;
+}
+
 TEST(ModelGradcheck, DropoutInTrainingMode) {
     FWSVD_REQUIRE_SHARED();
     Golden g = load_golden("tiny-cls");
@@ -85,36 +101,10 @@ TEST(ModelGradcheck, FactoredLayers) {
     const auto prefixes = encoder_linear_prefixes(c);
     for (size_t i = 0; i < prefixes.size(); i += 2) lo.ranks[prefixes[i]] = 5;
     ParamLayout layout(c, lo);
-    Tensor flat = Tensor::zeros({layout.total_floats()});
-    std::mt19937 rng(3);
-    std::normal_distribution<float> nd(0.0f, 0.3f);
-    for (const auto& e : layout.entries()) {
-        float* dst = flat.data<float>() + e.offset;
-        if (const float* src = g.model->find_data(e.name)) {
-            std::copy(src, src + e.numel, dst);
-        } else {
-            for (int64_t i = 0; i < e.numel; ++i) dst[i] = nd(rng);
-        }
-    }
+    Tensor flat = fill_from(g, layout, 0.3f, 3);
     // Random factors make the loss strongly curved: h = 1e-2 and 3e-3 give differences that are
     // still far from converged (measured), 3e-4 and 1e-4 agree with the analytic value.
     check_directional_derivative(g, layout, flat, ForwardOptions{}, 3e-4f);
-}
-
-// Copies the golden's tensors where the layout has them, random normal(0, sd) values elsewhere.
-Tensor fill_from(const Golden& g, const ParamLayout& layout, float sd, uint64_t seed) {
-    Tensor flat = Tensor::zeros({layout.total_floats()});
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> nd(0.0f, sd);
-    for (const auto& e : layout.entries()) {
-        float* dst = flat.data<float>() + e.offset;
-        if (const float* src = g.model->find_data(e.name)) {
-            std::copy(src, src + e.numel, dst);
-        } else {
-            for (int64_t i = 0; i < e.numel; ++i) dst[i] = nd(rng);
-        }
-    }
-    return flat;
 }
 
 TEST(ModelGradcheck, FactoredWordEmbeddings) {
