@@ -23,6 +23,7 @@ function from the compressed folder to a model folder to evaluate).
 """
 import argparse
 import csv
+import hashlib
 import json
 import os
 import shlex
@@ -181,14 +182,17 @@ class Task:
                 os.remove(path)  # the cache outlived the file
             return cached(path, cmd, lambda: run_cmd(cmd, stdout_json=True))
 
-    def compress(self, method, budget, alloc, need_folder=False):
-        """The compression report (cached); need_folder: the model folder must exist too."""
-        tag = f"{method}-{alloc}-{budget}"
+    def compress(self, method, budget, alloc, need_folder=False, emb=None):
+        """The compression report (cached); need_folder: the model folder must exist too; emb:
+        also factor the word embeddings at this rank (--embeddings)."""
+        tag = f"{method}-{alloc}-{budget}" + (f"-e{emb}" if emb else "")
         out = os.path.join(self.work, tag)
         report = os.path.join(self.work, f"report-{tag}.json")
         cmd = [self.args.fwsvd, "compress", self.model, "--method", method, "--param-ratio",
                str(budget), "--allocate", alloc, "--stats", self.stats_path, "--out", out,
                "--report", report] + self.threads()
+        if emb:
+            cmd += ["--embeddings", str(emb)]
         if method == "tfwsvd":
             cmd += ["--iters", str(self.args.tfwsvd_iters)]
         if method == "auto":
@@ -230,10 +234,14 @@ class Task:
             os.remove(path)  # the cache outlived the folder
         cached(path, cmd, compute)
 
-    def latency(self, model_dir, tag, threads):
+    def latency(self, model_dir, tag, threads, shape=None):
+        """fwsvd bench of model_dir (cached). shape: a name for the model's shape (its ranks):
+        models of one shape are timed once, whatever method made them."""
         cmd = [self.args.fwsvd, "bench", model_dir, "--seq", "128", "--threads", str(threads),
-               "--seconds", "2", "--json"]
-        return cached(os.path.join(self.work, f"bench-{tag}-t{threads}.json"), cmd,
+               "--seconds", str(self.args.latency_seconds), "--json"]
+        key = cmd if shape is None else [c if c != model_dir else f"<shape {shape}>" for c in cmd]
+        name = f"bench-{tag}-t{threads}.json" if shape is None else f"bench-{shape}-t{threads}.json"
+        return cached(os.path.join(self.work, name), key,
                       lambda: run_cmd(cmd, stdout_json=True))
 
 
@@ -263,18 +271,26 @@ def task_results(args, task, pool):
     return res
 
 
-def row_of(args, task, method, budget, alloc, recover):
-    tag, folder, rep = task.compress(method, budget, alloc)
+def shape_of(rep):
+    """A short name for a compressed model's shape: its layers' ranks and the embeddings' rank."""
+    ranks = [(l.get("prefix"), l.get("rank")) for l in rep.get("layers", [])]
+    ranks.append(("word_embeddings", (rep.get("word_embeddings") or {}).get("rank")))
+    return "shape-" + hashlib.sha1(json.dumps(ranks).encode()).hexdigest()[:12]
+
+
+def row_of(args, task, method, budget, alloc, recover, emb=None):
+    tag, folder, rep = task.compress(method, budget, alloc, emb=emb)
     etag = tag if recover == "none" else f"{tag}-{recover}"
     _, out_dir, make = RECOVERY[recover]
     # The folders are needed only for steps not cached yet.
     need = not is_cached(os.path.join(task.work, f"eval-{etag}.json"),
                          task.eval_cmd(out_dir(folder)))
+    shape = shape_of(rep)
     if args.latency and recover == "none":
-        need = need or not all(os.path.exists(os.path.join(task.work, f"bench-{tag}-t{t}.json"))
-                               for t in (1, 2))
+        need = need or not all(
+            os.path.exists(os.path.join(task.work, f"bench-{shape}-t{t}.json")) for t in (1, 2))
     if need:
-        tag, folder, rep = task.compress(method, budget, alloc, need_folder=True)
+        tag, folder, rep = task.compress(method, budget, alloc, need_folder=True, emb=emb)
         make(task, folder, tag)
     ev = task.evaluate(out_dir(folder), etag)
     row = {"method": method, "budget": budget, "allocation": alloc, "recover": recover,
@@ -282,11 +298,81 @@ def row_of(args, task, method, budget, alloc, recover):
            "kept": rep["encoder_linear"]["fraction"],
            "whole": rep["whole_model"]["fraction"],
            "compress_seconds": rep.get("seconds"),
-           "chosen": rep.get("method"), "refit": rep.get("refit", False)}
+           "chosen": rep.get("method"), "refit": rep.get("refit", False), "embeddings": emb,
+           "params": rep["whole_model"]["params_after"],
+           "params_before": rep["whole_model"]["params_before"]}
     if args.latency and recover == "none":
-        row["latency_ms"] = {t: task.latency(folder, tag, t)["median_ms"]
+        row["latency_ms"] = {t: task.latency(folder, tag, t, shape)["median_ms"]
                              for t in (1, 2)}
     return row
+
+
+def holds(res, row):
+    """Whether row's primary metric is within one point (0.01) of the dense model's."""
+    metric = TASK_METRICS[res["task"]][0]
+    dense = res["dense"]["metrics"].get(metric, res["dense"]["value"])
+    return metric_of(row, metric) >= dense - 0.01 - 1e-12
+
+
+def compact_search(args, task, res, method):
+    """The smallest whole model that keeps the primary metric within one point of dense after
+    one epoch of distillation, for one method: first the smallest --compact-budgets entry (uniform
+    ranks) that holds, walking up from the smallest; then, at that budget, the word embeddings
+    factored at each --compact-embeddings rank from the largest down, stopping at the first that
+    fails. Not exhaustive: it assumes a model that fails does not hold at a smaller size."""
+    tried, best = [], None
+    for b in sorted(args.compact_budgets):
+        r = row_of(args, task, method, b, "uniform", "distil")
+        tried.append(r)
+        if holds(res, r):
+            best = r
+            break
+    if best is not None:
+        for e in sorted(args.compact_embeddings, reverse=True):
+            r = row_of(args, task, method, best["budget"], "uniform", "distil", emb=e)
+            tried.append(r)
+            if not holds(res, r):
+                break
+            best = r
+    return {"method": method, "tried": tried, "best": best}
+
+
+def config_of(row):
+    return (f"{100 * row['budget']:.0f}% of the encoder" +
+            (f", embeddings rank {row['embeddings']}" if row["embeddings"] else ""))
+
+
+def compact_section(args, results):
+    out = ["## The compact-model claim: the smallest whole model within 1 point, after one epoch "
+           "of distillation\n",
+           f"Per task and method, `compact_search` in bench/paper_table.py: the smallest encoder "
+           f"budget of {', '.join(f'{100 * b:.0f}%' for b in sorted(args.compact_budgets))} "
+           f"(uniform ranks) whose model keeps the task's primary metric within 0.01 of dense "
+           f"after one epoch of `fwsvd finetune --teacher` (the dense model), then at that "
+           f"budget the word embeddings factored (`--embeddings`) at ranks "
+           f"{', '.join(str(e) for e in sorted(args.compact_embeddings, reverse=True))} in turn "
+           f"until one fails. The whole model counts every parameter (embeddings, encoder, "
+           f"head) as `fwsvd compress` reports it. The search is not exhaustive: it assumes "
+           f"that a model that fails does not hold at a smaller size.\n",
+           "| task | method | smallest that holds | whole model params | kept | reduction | "
+           "metric (dense) | tried (kept: metric) |", "|---|---|---|---|---|---|---|---|"]
+    for res in results:
+        metric = TASK_METRICS[res["task"]][0]
+        dense = res["dense"]["metrics"].get(metric, res["dense"]["value"])
+        for c in res.get("compact", []):
+            tried = "; ".join(f"{config_of(r)} ({100 * r['whole']:.1f}%): "
+                              f"{fmt(metric_of(r, metric))}" for r in c["tried"])
+            b = c["best"]
+            if b is None:
+                out.append(f"| {res['task']} | {c['method']} | none | – | – | – | – "
+                           f"({fmt(dense)}) | {tried} |")
+                continue
+            out.append(f"| {res['task']} | {c['method']} | {config_of(b)} | {b['params']:,} of "
+                       f"{b['params_before']:,} | {100 * b['whole']:.1f}% | "
+                       f"{1 / b['whole']:.2f}x | {metric} {fmt(metric_of(b, metric))} "
+                       f"({fmt(dense)}) | {tried} |")
+    out.append("")
+    return out
 
 
 def fmt(x, nd=4):
@@ -446,15 +532,19 @@ def write_markdown(args, results, command, path):
                 for t in (1, 2):
                     lat = []
                     for a, b in cols:
-                        r = next((r for r in rows if r["allocation"] == a and r["budget"] == b
-                                  and "latency_ms" in r), None)
-                        lat.append(fmt(r["latency_ms"][t], 2) if r else "–")
+                        ms = sorted({r["latency_ms"][t] for r in rows if r["allocation"] == a
+                                     and r["budget"] == b and "latency_ms" in r})
+                        # Greedy ranks differ between methods: the range over them.
+                        lat.append("–" if not ms else fmt(ms[0], 2) if len(ms) == 1 else
+                                   f"{ms[0]:.2f}–{ms[-1]:.2f}")
                     dl = res["dense_latency"][t]["median_ms"]
                     out.append(f"| ms/forward, seq 128, {t} thread{'s' if t > 1 else ''} "
                                f"(dense {dl:.2f}) | " + " | ".join(lat) + " |")
             out.append("")
         out.append("Bold: per column, the best new method, and svd/fwsvd where they are at least "
                    "as good.\n")
+    if any(res.get("compact") for res in results):
+        out.extend(compact_section(args, results))
     out.append("## The issue's targets, checked on these numbers\n")
     out.extend(targets(args, results))
     out.append("")
@@ -571,6 +661,13 @@ def main():
     ap.add_argument("--latency", action="store_true",
                     help="also time every compressed model (fwsvd bench, seq 128, 1 and 2 "
                          "threads)")
+    ap.add_argument("--latency-seconds", type=float, default=2,
+                    help="fwsvd bench --seconds of each latency measurement")
+    ap.add_argument("--compact", default="",
+                    help="methods whose smallest model within 1 point after distillation is "
+                         "searched (compact_search)")
+    ap.add_argument("--compact-budgets", default="0.1,0.2,0.4,0.6")
+    ap.add_argument("--compact-embeddings", default="128,64,32")
     ap.add_argument("--out", default=os.path.join(root, "docs", "RESULTS.md"))
     ap.add_argument("--svg", default=os.path.join(root, "docs", "results.svg"))
     ap.add_argument("--fresh", action="store_true", help="delete cached results first")
@@ -581,6 +678,9 @@ def main():
     args.budgets = [float(b) for b in args.budgets.split(",")]
     args.allocations = args.allocations.split(",")
     args.recover = args.recover.split(",")
+    args.compact = [m for m in args.compact.split(",") if m]
+    args.compact_budgets = [float(b) for b in args.compact_budgets.split(",")]
+    args.compact_embeddings = [int(e) for e in args.compact_embeddings.split(",")]
     for r in args.recover:
         if r not in RECOVERY:
             sys.exit(f"--recover: unknown stage '{r}' (known: {', '.join(RECOVERY)})")
@@ -608,6 +708,10 @@ def main():
         rows = list(pool.map(lambda j: (j[0], row_of(args, tasks[j[0]], *j[1:])), jobs))
         for i, row in rows:
             results[i]["rows"].append(row)
+        pairs = [(i, m) for i in range(len(tasks)) for m in args.compact]
+        for (i, _), c in zip(pairs, pool.map(
+                lambda p: compact_search(args, tasks[p[0]], results[p[0]], p[1]), pairs)):
+            results[i].setdefault("compact", []).append(c)
     write_svg(args, results, args.svg)
     write_markdown(args, results, command.strip(), args.out)
     log(f"wrote {args.out} and {args.svg}")
