@@ -10,7 +10,8 @@
 // micro-kernel keeps a 6 x 16 tile of out in 12 ymm accumulators (broadcast one input value,
 // two loads of the panel per k). The inner dimension runs in blocks of at most kSgemmKc (the
 // block of a panel stays in L1) and the rows in blocks of at most kSgemmMc, whose K block of
-// the input is copied into a per-thread buffer of 6-row micro-panels (stays in L2).
+// the input is copied into a per-thread buffer of 6-row micro-panels (stays in L2) when the call
+// covers more than a few panels; for fewer the micro-kernel reads the input rows in place.
 //
 // Numerics: every output element is the same sequence of FMAs over k (its K blocks in order,
 // each summed from zero, added to the previous blocks' sum), whatever m, the thread count or

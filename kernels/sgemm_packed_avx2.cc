@@ -10,6 +10,10 @@
 namespace fwsvd::kernels {
 namespace {
 
+// The input is copied into micro-panels for more panels than this per call, read in place
+// for fewer (the copy costs more than it saves then: bench/RESULTS.md).
+constexpr int64_t kSgemmPackMinPanels = 4;
+
 // Rows [r0, r0 + rows) and k [p0, p0 + kc) of inp (row stride k) into micro-panels of kSgemmMr
 // rows, each [kc][kSgemmMr]: panel i at a_buf + i * kSgemmMr * kc. Rows past `rows` in the last
 // micro-panel are left unset (the micro-kernel for fewer rows does not read them).
@@ -51,14 +55,18 @@ struct TileEpilogue {
     bool gelu;          // apply the GELU (last K block)
 };
 
-// c[R, cols] (row stride ldc) = epilogue(a[R rows of a micro-panel] · b[kc, 16]); cols <= 16:
-// columns past cols are neither read nor written.
-template <int R>
-void micro_kernel(const float* a, const float* b, int64_t kc, float* c, int64_t ldc, int64_t cols,
-                  const TileEpilogue& ep) {
+// c[R, cols] (row stride ldc) = epilogue(a[R, kc] · b[kc, 16]); cols <= 16: columns past cols
+// are neither read nor written. Packed: a is a micro-panel ([kc][kSgemmMr]); else R rows of the
+// input itself (row stride lda).
+template <int R, bool Packed>
+void micro_kernel(const float* a, int64_t lda, const float* b, int64_t kc, float* c, int64_t ldc,
+                  int64_t cols, const TileEpilogue& ep) {
     __m256 acc0[R], acc1[R];
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
+        // The tile's rows are read or written at the end: start bringing them in now.
+        _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + kSgemmNr - 1), _MM_HINT_T0);
         acc0[r] = _mm256_setzero_ps();
         acc1[r] = _mm256_setzero_ps();
     }
@@ -68,7 +76,7 @@ void micro_kernel(const float* a, const float* b, int64_t kc, float* c, int64_t 
         const __m256 b1 = _mm256_load_ps(b + p * kSgemmNr + 8);
 #pragma GCC unroll 6
         for (int r = 0; r < R; ++r) {
-            const __m256 x = _mm256_broadcast_ss(a + p * kSgemmMr + r);
+            const __m256 x = _mm256_broadcast_ss(Packed ? a + p * kSgemmMr + r : a + r * lda + p);
             acc0[r] = _mm256_fmadd_ps(x, b0, acc0[r]);
             acc1[r] = _mm256_fmadd_ps(x, b1, acc1[r]);
         }
@@ -108,21 +116,22 @@ void micro_kernel(const float* a, const float* b, int64_t kc, float* c, int64_t 
     }
 }
 
-void micro_kernel_rows(int64_t rows, const float* a, const float* b, int64_t kc, float* c,
-                       int64_t ldc, int64_t cols, const TileEpilogue& ep) {
+template <bool Packed>
+void micro_kernel_rows(int64_t rows, const float* a, int64_t lda, const float* b, int64_t kc,
+                       float* c, int64_t ldc, int64_t cols, const TileEpilogue& ep) {
     switch (rows) {
         case 6:
-            return micro_kernel<6>(a, b, kc, c, ldc, cols, ep);
+            return micro_kernel<6, Packed>(a, lda, b, kc, c, ldc, cols, ep);
         case 5:
-            return micro_kernel<5>(a, b, kc, c, ldc, cols, ep);
+            return micro_kernel<5, Packed>(a, lda, b, kc, c, ldc, cols, ep);
         case 4:
-            return micro_kernel<4>(a, b, kc, c, ldc, cols, ep);
+            return micro_kernel<4, Packed>(a, lda, b, kc, c, ldc, cols, ep);
         case 3:
-            return micro_kernel<3>(a, b, kc, c, ldc, cols, ep);
+            return micro_kernel<3, Packed>(a, lda, b, kc, c, ldc, cols, ep);
         case 2:
-            return micro_kernel<2>(a, b, kc, c, ldc, cols, ep);
+            return micro_kernel<2, Packed>(a, lda, b, kc, c, ldc, cols, ep);
         default:
-            return micro_kernel<1>(a, b, kc, c, ldc, cols, ep);
+            return micro_kernel<1, Packed>(a, lda, b, kc, c, ldc, cols, ep);
     }
 }
 
@@ -138,11 +147,12 @@ void sgemm_packed_block_avx2(float* out, const float* inp, const float* packed, 
     const int64_t nk = k > 0 ? (k + kSgemmKc - 1) / kSgemmKc : 1;
     const bool residual = epilogue == MatmulEpilogue::residual;
     const bool gelu = epilogue == MatmulEpilogue::gelu_erf;
+    const bool packed_input = panel_end - panel_begin > kSgemmPackMinPanels;
     for (int64_t r0 = row_begin; r0 < row_end; r0 += kSgemmMc) {
         const int64_t rows = row_end - r0 < kSgemmMc ? row_end - r0 : kSgemmMc;
         for (int64_t kb = 0; kb < nk; ++kb) {
             const int64_t p0 = k * kb / nk, kc = k * (kb + 1) / nk - p0;
-            pack_input(a_buf, inp, k, r0, rows, p0, kc);
+            if (packed_input) pack_input(a_buf, inp, k, r0, rows, p0, kc);
             for (int64_t j = panel_begin; j < panel_end; ++j) {
                 const float* b = packed + j * kSgemmNr * k + p0 * kSgemmNr;
                 const int64_t col = j * kSgemmNr;
@@ -151,8 +161,14 @@ void sgemm_packed_block_avx2(float* out, const float* inp, const float* packed, 
                                       kb + 1 == nk && gelu};
                 for (int64_t i = 0; i < rows; i += kSgemmMr) {
                     const int64_t tile_rows = rows - i < kSgemmMr ? rows - i : kSgemmMr;
-                    micro_kernel_rows(tile_rows, a_buf + i * kc, b, kc, out + (r0 + i) * n + col, n,
-                                      cols, ep);
+                    float* c = out + (r0 + i) * n + col;
+                    if (packed_input) {
+                        micro_kernel_rows<true>(tile_rows, a_buf + i * kc, 0, b, kc, c, n, cols,
+                                                ep);
+                    } else {
+                        micro_kernel_rows<false>(tile_rows, inp + (r0 + i) * k + p0, k, b, kc, c, n,
+                                                 cols, ep);
+                    }
                 }
             }
         }
