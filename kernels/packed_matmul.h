@@ -1,6 +1,7 @@
 // Inference matmuls on weights packed once: out[m, n] = epilogue(inp[m, k] · W[n, k]ᵀ + bias),
 // through oneDNN's matmul primitive with `format_tag::any` weights (its brgemm kernels' blocked
-// layout) and the bias and epilogue fused into the primitive.
+// layout) and the bias and epilogue fused into the primitive; for f32 on AVX2 CPUs without
+// AVX-512, through fwsvd's own GEMM instead (F32Gemm below, kernels/sgemm_packed.h).
 //
 // Why an object in kernels/: the packed copy of W is the one piece of state an inference GEMM
 // needs, and it is model-agnostic; models/packed_model.h builds one per linear layer at load.
