@@ -2,8 +2,8 @@
 // out[m, n] = epilogue(inp[m, k] · W[n, k]ᵀ + bias), BLIS-style.
 //
 // Why: on AVX2 CPUs without AVX-512, oneDNN 2.6 has no brgemm f32 matmul and falls back to its
-// plain jit gemm, well below the FMA peak on BERT's shapes (bench/RESULTS.md, "own f32 GEMM").
-// PackedMatmul (packed_matmul.h) runs this one there for MatmulPrecision::f32.
+// plain jit gemm, well below the FMA peak on BERT's shapes (bench/RESULTS.md, "Own f32 GEMM on
+// AVX2"). PackedMatmul (packed_matmul.h) runs this one there for MatmulPrecision::f32.
 //
 // Layout: W is packed into panels of kSgemmNr = 16 output columns, each k-major ([k, 16]; the
 // last panel zero-padded past n), so a K block of a panel is one contiguous micro-panel. The
