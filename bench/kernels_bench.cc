@@ -20,6 +20,7 @@
 #include "kernels/linear.h"
 #include "kernels/packed_matmul.h"
 #include "kernels/quantize.h"
+#include "kernels/sgemm_packed.h"
 #include "kernels/softmax.h"
 
 namespace fwsvd::bench {
@@ -183,6 +184,57 @@ BENCHMARK(BM_PackedGemmPrecision)
     ->ArgsProduct({{128}, {768}, {192}, {0, 1, 2, 3}, {1, 2}})
     ->ArgsProduct({{128}, {64}, {768, 3072}, {0, 1, 2, 3}, {1, 2}})
     ->ArgsProduct({{128}, {3072}, {64}, {0, 1, 2, 3}, {1, 2}})
+    ->UseManualTime();
+
+// fwsvd's own f32 GEMM (kernels/sgemm_packed.h) against oneDNN's matmul, both through
+// PackedMatmul (gemm 0: oneDNN, 1: own) with the epilogue the forward fuses (0 none, 1 GELU,
+// 2 residual), on BERT-base's shapes at seq 128: dense Q/K/V 768 -> 2304, attention output
+// 768 -> 768 (residual), FFN 768 -> 3072 (GELU) and 3072 -> 768 (residual); the rank-64 factors
+// 768 -> 64, 64 -> 768, 3072 -> 64 and 64 -> 3072. "peak%" is the share of the measured FMA
+// peak. Run with --benchmark_enable_random_interleaving=true to interleave the two.
+void BM_F32Gemm(benchmark::State& st) {
+    const int64_t m = st.range(0), kk = st.range(1), n = st.range(2);
+    const auto epilogue = k::MatmulEpilogue(st.range(3));
+    const int threads = int(st.range(4));
+    const bool own = st.range(5) != 0;
+    if (own && !k::sgemm_packed_supported()) {
+        st.SkipWithError("this CPU lacks AVX2+FMA");
+        return;
+    }
+    set_threads(threads);
+    const int64_t rows = k::matmul_padded_rows(m);
+    const auto x = normal(size_t(rows * kk), 1.0f, 1), w = normal(size_t(n * kk), 0.02f, 3),
+               bias = normal(size_t(n), 0.02f, 2);
+    std::vector<float> out(size_t(rows * n), 0.5f);
+    k::MatmulContext ctx;
+    const k::F32Gemm saved = k::f32_gemm();
+    k::set_f32_gemm(own ? k::F32Gemm::own : k::F32Gemm::onednn);
+    const k::PackedMatmul p(w.data(), bias.data(), n, kk, epilogue);
+    k::set_f32_gemm(saved);
+    const char* ep = epilogue == k::MatmulEpilogue::gelu_erf   ? " gelu"
+                     : epilogue == k::MatmulEpilogue::residual ? " residual"
+                                                               : "";
+    st.SetLabel(std::string(p.own_gemm() ? "own" : "onednn") + ep);
+    auto reset = [&] {  // the residual epilogue adds into out: keep its values bounded
+        if (epilogue == k::MatmulEpilogue::residual) std::fill(out.begin(), out.end(), 0.5f);
+    };
+    p.run(ctx, out.data(), x.data(), m);
+    FlopTimer timer(st, 2.0 * double(m * kk * n), threads);
+    for (auto _ : st) {
+        reset();
+        timer.start();
+        p.run(ctx, out.data(), x.data(), m);
+        timer.stop();
+    }
+}
+BENCHMARK(BM_F32Gemm)
+    ->ArgNames({"m", "k", "n", "epilogue", "threads", "own"})
+    ->ArgsProduct({{128}, {768}, {2304}, {0}, {1, 2}, {0, 1}})
+    ->ArgsProduct({{128}, {768}, {768}, {2}, {1, 2}, {0, 1}})
+    ->ArgsProduct({{128}, {768}, {3072}, {1}, {1, 2}, {0, 1}})
+    ->ArgsProduct({{128}, {3072}, {768}, {2}, {1, 2}, {0, 1}})
+    ->ArgsProduct({{128}, {768, 3072}, {64}, {0}, {1, 2}, {0, 1}})
+    ->ArgsProduct({{128}, {64}, {768, 3072}, {0}, {1, 2}, {0, 1}})
     ->UseManualTime();
 
 // The int8 matmul's parts on one thread, M = 128: quantising the input rows (min_max +

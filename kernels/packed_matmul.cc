@@ -6,6 +6,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +22,7 @@
 #include "kernels/activation.h"
 #include "kernels/convert.h"
 #include "kernels/quantize.h"
+#include "kernels/sgemm_packed.h"
 
 namespace fwsvd::kernels {
 
@@ -257,6 +259,65 @@ Int8Scheme default_int8_scheme(bool reduce_activations) {
     return s;
 }
 
+namespace {
+
+std::atomic<int> g_f32_gemm{-1};  // -1 until first use, then an F32Gemm
+
+F32Gemm f32_gemm_from_env() {
+    const char* v = std::getenv("FWSVD_F32_GEMM");
+    if (!v || !*v) return F32Gemm::automatic;
+    for (F32Gemm g : {F32Gemm::automatic, F32Gemm::onednn, F32Gemm::own}) {
+        if (std::string(v) == f32_gemm_name(g)) return g;
+    }
+    throw std::invalid_argument(std::string("FWSVD_F32_GEMM: '") + v +
+                                "' is not one of onednn, own, auto");
+}
+
+}  // namespace
+
+F32Gemm f32_gemm() {
+    int v = g_f32_gemm.load(std::memory_order_relaxed);
+    if (v < 0) {
+        int expected = -1;
+        v = int(f32_gemm_from_env());
+        // A concurrent set_f32_gemm() wins over this lazy initialisation.
+        if (!g_f32_gemm.compare_exchange_strong(expected, v, std::memory_order_relaxed)) {
+            v = expected;
+        }
+    }
+    return F32Gemm(v);
+}
+
+void set_f32_gemm(F32Gemm gemm) {
+    g_f32_gemm.store(int(gemm), std::memory_order_relaxed);
+}
+
+const char* f32_gemm_name(F32Gemm gemm) {
+    switch (gemm) {
+        case F32Gemm::onednn:
+            return "onednn";
+        case F32Gemm::own:
+            return "own";
+        case F32Gemm::automatic:
+            break;
+    }
+    return "auto";
+}
+
+bool f32_gemm_own() {
+    if (!sgemm_packed_supported()) return false;
+    switch (f32_gemm()) {
+        case F32Gemm::onednn:
+            return false;
+        case F32Gemm::own:
+            return true;
+        case F32Gemm::automatic:
+            break;
+    }
+    __builtin_cpu_init();
+    return !__builtin_cpu_supports("avx512f");
+}
+
 int64_t matmul_padded_rows(int64_t m) {
     if (m <= 0) return 0;
     const int64_t full = m / kChunkRows * kChunkRows;
@@ -327,6 +388,9 @@ struct PackedMatmul::Impl {
     // int8: per output channel j, the weights' scale and the sum of its codes.
     std::vector<float> col_scale;  // [n]
     std::vector<int32_t> col_sum;  // [n]
+    // The own f32 GEMM: W in sgemm_pack_weights' panels [sgemm_packed_floats(n, k)] (no
+    // oneDNN primitive then).
+    std::unique_ptr<float, FreeDeleter> own_packed;
 };
 
 namespace {
@@ -369,6 +433,15 @@ PackedMatmul::PackedMatmul(const float* weight, const float* bias, int64_t n, in
         int8_ = default_int8_scheme();
     }
     const Int8Scheme& int8 = int8_;
+    if (precision == MatmulPrecision::f32 && f32_gemm_own()) {
+        const size_t bytes = size_t(std::max<int64_t>(1, sgemm_packed_floats(n, k))) * 4;
+        impl_->own_packed.reset(
+            static_cast<float*>(std::aligned_alloc(64, size_t(round_up(int64_t(bytes), 64)))));
+        if (!impl_->own_packed) throw std::bad_alloc();
+        sgemm_pack_weights(impl_->own_packed.get(), weight, n, k);
+        if (bias) impl_->bias.assign(bias, bias + n);
+        return;
+    }
     dnnl::engine& engine = cpu_engine();
     dnnl::stream stream(engine);
     impl_->shape = q8 ? shape_primitives(k, n, MatmulEpilogue::none, false, precision)
@@ -413,7 +486,12 @@ PackedMatmul::PackedMatmul(const float* weight, const float* bias, int64_t n, in
 
 PackedMatmul::~PackedMatmul() = default;
 
+bool PackedMatmul::own_gemm() const {
+    return impl_->own_packed != nullptr;
+}
+
 size_t PackedMatmul::packed_bytes() const {
+    if (own_gemm()) return size_t(sgemm_packed_floats(n_, k_)) * sizeof(float);
     return impl_->shape->weights_md.get_size() +
            impl_->col_scale.size() * (sizeof(float) + sizeof(int32_t));
 }
@@ -464,9 +542,15 @@ void PackedMatmul::run(MatmulContext& ctx, float* out, const float* inp, int64_t
         run_int8(ctx, out, inp, m);
         return;
     }
-    MatmulContext::Impl& c = *ctx.impl_;
     // oneDNN (OpenMP build) runs on omp_get_max_threads(), 1 inside a parallel region.
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (own_gemm()) {
+        sgemm_packed(out, inp, impl_->own_packed.get(),
+                     impl_->bias.empty() ? nullptr : impl_->bias.data(), m, n_, k_, epilogue_,
+                     threads);
+        return;
+    }
+    MatmulContext::Impl& c = *ctx.impl_;
     uint16_t* inp16 = nullptr;
     if (precision_ == MatmulPrecision::bf16) {
         const int64_t elems = matmul_padded_rows(m) * k_;

@@ -1,6 +1,7 @@
 // Inference matmuls on weights packed once: out[m, n] = epilogue(inp[m, k] · W[n, k]ᵀ + bias),
 // through oneDNN's matmul primitive with `format_tag::any` weights (its brgemm kernels' blocked
-// layout) and the bias and epilogue fused into the primitive.
+// layout) and the bias and epilogue fused into the primitive; for f32 on AVX2 CPUs without
+// AVX-512, through fwsvd's own GEMM instead (F32Gemm below, kernels/sgemm_packed.h).
 //
 // Why an object in kernels/: the packed copy of W is the one piece of state an inference GEMM
 // needs, and it is model-agnostic; models/packed_model.h builds one per linear layer at load.
@@ -71,6 +72,22 @@ bool int8_full_range_exact();
 // 7-bit weights (or, with reduce_activations, 7-bit activations and 8-bit weights).
 Int8Scheme default_int8_scheme(bool reduce_activations = false);
 
+// Which GEMM runs the f32 matmuls. onednn: oneDNN's matmul primitive (above). own: fwsvd's
+// AVX2+FMA kernel on its own packed layout (kernels/sgemm_packed.h; needs AVX2+FMA, oneDNN
+// otherwise), because oneDNN 2.6 has no brgemm f32 kernels for AVX2 and its fallback gemm runs
+// well below the FMA peak there (bench/RESULTS.md). automatic: own on CPUs with AVX2+FMA and
+// without AVX-512F, oneDNN elsewhere. bf16 and int8 matmuls always run oneDNN.
+// The process default is automatic, or the environment variable FWSVD_F32_GEMM
+// (onednn | own | auto), read once at the first f32 PackedMatmul (std::invalid_argument for
+// another value); set_f32_gemm() replaces it (tests, benchmarks). A PackedMatmul keeps the GEMM
+// chosen when it was created.
+enum class F32Gemm { automatic, onednn, own };
+F32Gemm f32_gemm();
+void set_f32_gemm(F32Gemm gemm);
+const char* f32_gemm_name(F32Gemm gemm);  // "auto", "onednn", "own"
+// Whether an f32 PackedMatmul created now runs the own GEMM.
+bool f32_gemm_own();
+
 // Rows a call with m rows reads from inp and writes to out (>= m; rows >= m of the result hold
 // unspecified, finite-if-inputs-are values). Buffers passed to PackedMatmul::run must have them.
 int64_t matmul_padded_rows(int64_t m);
@@ -93,7 +110,8 @@ class MatmulContext {
 class PackedMatmul {
   public:
     // weight [n, k] row-major (PyTorch's [out, in]) and bias [n] (may be null) are copied: the
-    // weight into oneDNN's blocked layout (a reorder), so the sources need not outlive this.
+    // weight into oneDNN's blocked layout (a reorder) or the own GEMM's panels (f32_gemm_own()),
+    // so the sources need not outlive this.
     // int8: `int8` gives the codes' ranges, default_int8_scheme() when absent
     // (std::invalid_argument when they could saturate on this CPU, see Int8Scheme, or when
     // k > 32768, where the int32 sums could overflow).
@@ -109,16 +127,20 @@ class PackedMatmul {
     MatmulEpilogue epilogue() const { return epilogue_; }
     MatmulPrecision precision() const { return precision_; }
     const Int8Scheme& int8_scheme() const { return int8_; }
+    // Whether this matmul runs fwsvd's own f32 GEMM (F32Gemm) rather than oneDNN.
+    bool own_gemm() const;
     // Bytes of the packed weights (the blocked layout pads n and k to its blocks; int8: with the
     // per-channel scales and column sums).
     size_t packed_bytes() const;
 
     // out[m, n] (row stride n) = epilogue(inp[m, k] (row stride k) · Wᵀ + bias). Reads and
-    // writes matmul_padded_rows(m) rows of inp and out. bf16: inp's rows are rounded into the
-    // context's buffer first (on oneDNN's threads outside a parallel region). int8: the first m
-    // rows of inp are quantised into the context's buffer (the padding rows' codes are zeros)
-    // and the int32 products dequantised from another, split across the threads as oneDNN's
-    // work is. Threads: oneDNN's (OpenMP). Thread-safe with one MatmulContext per thread.
+    // writes matmul_padded_rows(m) rows of inp and out (the own GEMM: only m rows). bf16: inp's
+    // rows are rounded into the context's buffer first (on oneDNN's threads outside a parallel
+    // region). int8: the first m rows of inp are quantised into the context's buffer (the padding
+    // rows' codes are zeros) and the int32 products dequantised from another, split across the
+    // threads as oneDNN's work is. Threads: oneDNN's (OpenMP), or for the own GEMM
+    // omp_get_max_threads() outside a parallel region and the calling thread inside one.
+    // Thread-safe with one MatmulContext per thread.
     void run(MatmulContext& ctx, float* out, const float* inp, int64_t m) const;
 
   private:
